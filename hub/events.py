@@ -1,0 +1,117 @@
+"""Events: the rows of the log, their stable type names, ids and validation."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.errors import InputRejected
+from hub.times import now_us, to_iso
+
+# Stable type names (stored in the log: never rename).
+STATE_CHANGED = "state_changed"
+DEVICE_EVENT = "device_event"
+MQTT_MESSAGE = "mqtt_message"
+COMMAND_REQUESTED = "command_requested"
+COMMAND_SUCCEEDED = "command_succeeded"
+COMMAND_FAILED = "command_failed"
+AUTOMATION_TRIGGERED = "automation_triggered"
+AUTOMATION_FINISHED = "automation_finished"
+SCHEDULE_FIRED = "schedule_fired"
+INTEGRATION_STATUS = "integration_status"
+INPUT_REJECTED = "input_rejected"
+HUB_STARTED = "hub_started"
+HUB_STOPPED = "hub_stopped"
+ENTITY_REGISTERED = "entity_registered"
+ENTITY_REMOVED = "entity_removed"
+RETENTION_APPLIED = "retention_applied"
+
+ENTITY_ID = re.compile(r"^[a-z0-9_]+\.[a-z0-9_]+$")
+EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*$")
+EXCERPT_LIMIT = 1024
+MAX_DATA_BYTES = 1024 * 1024
+
+_last_ms = 0
+_counter = 0
+
+
+def new_id() -> str:
+    """A fresh event id: 26 hex-ish chars, time-ordered (UUIDv7-like) so the id index appends."""
+    global _last_ms, _counter
+    ms = time.time_ns() // 1_000_000
+    if ms == _last_ms:
+        _counter += 1
+    else:
+        _last_ms, _counter = ms, int.from_bytes(os.urandom(2), "big") & 0x3FFF
+    return f"{ms:012x}{_counter:06x}{os.urandom(4).hex()}"
+
+
+def is_entity_id(value: object) -> bool:
+    """True for a valid `domain.object_id`."""
+    return isinstance(value, str) and len(value) <= 255 and ENTITY_ID.match(value) is not None
+
+
+def excerpt(payload: bytes | str | object, limit: int = EXCERPT_LIMIT) -> str:
+    """A bounded, printable excerpt of a payload for input_rejected."""
+    if isinstance(payload, bytes):
+        text = payload[:limit].decode("utf-8", errors="backslashreplace")
+    elif isinstance(payload, str):
+        text = payload
+    else:
+        try:
+            text = json.dumps(payload, default=repr)
+        except (TypeError, ValueError):
+            text = repr(payload)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass(slots=True)
+class Event:
+    """One row of the log. `seq` is None until the log has stored it."""
+
+    type: str
+    source: str
+    entity_id: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=new_id)
+    time: int = field(default_factory=now_us)
+    causation: int | None = None
+    correlation: str | None = None
+    seq: int | None = None
+
+    def validate(self) -> None:
+        """Raise InputRejected unless the event has the row shape of SPEC.md."""
+        if not isinstance(self.type, str) or not EVENT_TYPE.match(self.type) or len(self.type) > 64:
+            raise InputRejected(f"event type {self.type!r} is not snake_case")
+        if not isinstance(self.source, str) or not self.source or len(self.source) > 128:
+            raise InputRejected(f"event source {self.source!r} is empty or too long")
+        if self.entity_id is not None and not is_entity_id(self.entity_id):
+            raise InputRejected(f"entity_id {self.entity_id!r} is not domain.object_id in [a-z0-9_]")
+        if not isinstance(self.data, dict):
+            raise InputRejected(f"event data must be a JSON object, not {type(self.data).__name__}")
+        if not isinstance(self.id, str) or not self.id or len(self.id) > 128:
+            raise InputRejected("event id must be a non-empty string of at most 128 characters")
+        if not isinstance(self.time, int) or isinstance(self.time, bool):
+            raise InputRejected("event time must be integer microseconds")
+        if self.causation is not None and not isinstance(self.causation, int):
+            raise InputRejected("causation must be a seq (integer)")
+        if self.correlation is not None and not isinstance(self.correlation, str):
+            raise InputRejected("correlation must be a string")
+
+    def to_dict(self, tz: Any = None) -> dict[str, Any]:
+        """The event as JSON-ready data, times in ISO 8601."""
+        return {
+            "seq": self.seq,
+            "id": self.id,
+            "time": to_iso(self.time, tz),
+            "type": self.type,
+            "source": self.source,
+            "entity_id": self.entity_id,
+            "data": self.data,
+            "causation": self.causation,
+            "correlation": self.correlation,
+        }

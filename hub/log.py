@@ -1,0 +1,480 @@
+"""The event log: one append path (validated, projected, durable), reads, and subscriptions.
+
+Appends go into a bounded queue; one writer task takes everything queued (group
+commit), assigns seqs under the database's write lock, folds the events into the
+projections in the same transaction, commits, and only then resolves the
+appenders' futures and publishes the events to subscribers. When the queue is
+full, appenders wait (backpressure). When the database refuses a write (disk
+full, read-only), the batch stays queued and is retried; the log reports itself
+degraded until a write succeeds again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fnmatch
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub import events as ev
+from hub.errors import InputRejected, StoreError
+from hub.events import Event
+from hub.metrics import Metrics
+from hub.projections import Fold
+from hub.states import State
+from hub.store import Backend, EventFilter, backend_for
+from hub.times import now_us
+
+log = logging.getLogger(__name__)
+
+CATCH_UP_CHUNK = 20_000
+
+
+@dataclass(slots=True)
+class _StateReport:
+    entity_id: str
+    state: str
+    attributes: dict[str, Any]
+    source: str
+    time: int | None
+    causation: int | None
+    correlation: str | None
+    force_update: bool
+
+
+@dataclass(slots=True)
+class _Item:
+    events: list[Event] | None
+    report: _StateReport | None
+    future: asyncio.Future[Any]
+    supplied_ids: bool = False
+    size: int = 1
+
+
+@dataclass
+class Health:
+    """What /health says of the log."""
+
+    writable: bool = True
+    error: str | None = None
+    since: float | None = None
+    pending: int = 0
+    last_commit: float | None = None
+
+
+class Subscription:
+    """Follows the log from a seq: catches up from the database, then continues live."""
+
+    def __init__(self, log_: EventLog, after: int, types: Iterable[str] = (),
+                 entity_glob: str | None = None, maxsize: int = 10_000) -> None:
+        self.log = log_
+        self.position = after
+        self.types = frozenset(types)
+        self.entity_glob = entity_glob
+        self.maxsize = maxsize
+        self._live: deque[Event] = deque()
+        self._buffer: deque[Event] = deque()
+        self._catching_up = True
+        self._wake = asyncio.Event()
+        self.closed = False
+
+    def wants(self, event: Event) -> bool:
+        if self.types and event.type not in self.types:
+            return False
+        if self.entity_glob is not None and (
+            event.entity_id is None or not fnmatch.fnmatchcase(event.entity_id, self.entity_glob)
+        ):
+            return False
+        return True
+
+    def _push(self, batch: list[Event]) -> None:
+        if self._catching_up and not self._live and not self._buffer:
+            pass
+        for event in batch:
+            if self.wants(event):
+                if len(self._live) >= self.maxsize:
+                    self._live.clear()  # too slow: fall back to reading the database
+                    self._catching_up = True
+                    break
+                self._live.append(event)
+        self._wake.set()
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Event:
+        while True:
+            if self.closed:
+                raise StopAsyncIteration
+            while self._buffer:
+                event = self._buffer.popleft()
+                if event.seq is not None and event.seq > self.position:
+                    self.position = event.seq
+                    return event
+            if self._catching_up:
+                page = await self.log.read(EventFilter(after=self.position, types=tuple(self.types),
+                                                       entity_glob=self.entity_glob, limit=1000))
+                if page:
+                    self._buffer.extend(page)
+                    continue
+                self._catching_up = False
+            if self._live:
+                self._buffer.extend(self._live)
+                self._live.clear()
+                continue
+            self._wake.clear()
+            await self._wake.wait()
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake.set()
+        self.log._subscribers.discard(self)
+
+
+class EventLog:
+    """The append-only log of one hub and the projections folded from it."""
+
+    def __init__(self, backend: Backend, *, project: bool = True, max_pending: int = 200_000,
+                 max_batch: int = 20_000, linger: float = 0.0005) -> None:
+        self.backend = backend
+        self.project = project
+        self.max_pending = max_pending
+        self.max_batch = max_batch
+        self.linger = linger
+        self.fold = Fold()
+        self.metrics = Metrics()
+        self.health = Health()
+        self.head = 0
+        self._pending: deque[_Item] = deque()
+        self._pending_count = 0
+        self._has_work = asyncio.Event()
+        self._space = asyncio.Event()
+        self._space.set()
+        self._subscribers: set[Subscription] = set()
+        self._stopping = False
+        self._task_group: asyncio.TaskGroup | None = None
+        self._registry: dict[str, dict[str, Any]] = {}
+        self._flushed = asyncio.Event()
+
+    # --- lifecycle -------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the store and, when projecting, load the projections and catch them up."""
+        await self.backend.open()
+        self.head = await self.backend.head()
+        if self.project:
+            await self._load_projections()
+            await self.catch_up()
+
+    async def _load_projections(self) -> None:
+        self.fold = Fold()
+        for state in await self.backend.load_states():
+            self.fold.states[state.entity_id] = state
+        self._registry = await self.backend.load_registry()
+        self.fold.registry = {k: v["info"] for k, v in self._registry.items()}
+        self.fold.position = min((await self.backend.positions()).values(), default=0)
+
+    async def catch_up(self, progress: Any = None) -> int:
+        """Fold every stored event the projections have not applied yet; returns how many."""
+        done = 0
+        while True:
+            async with self.backend.transaction() as tx:
+                head = await tx.head()
+                if self.fold.position >= head:
+                    self.head = head
+                    return done
+                upto = min(head, self.fold.position + CATCH_UP_CHUNK)
+                events = await tx.read_range(self.fold.position, upto)
+                ops = self.fold.begin()
+                for event in events:
+                    self.fold.apply(ops, event)
+                await tx.apply(ops, upto)
+            self._commit_fold(events)
+            done += len(events)
+            if progress is not None:
+                progress(done, head)
+
+    async def run(self) -> None:
+        """The log's long-lived work: the writer and the cross-process listener."""
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._writer())
+            tg.create_task(self._listen())
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far is committed (or the writer gave up)."""
+        while self._pending:
+            self._flushed.clear()
+            await self._flushed.wait()
+
+    async def close(self) -> None:
+        await self.backend.close()
+
+    # --- appending -------------------------------------------------------------
+
+    async def append(self, event: Event) -> Event:
+        """Store one event durably; returns it with its seq (the stored one if the id existed)."""
+        return (await self.append_many([event]))[0]
+
+    async def append_many(self, events: list[Event], *, supplied_ids: bool = True) -> list[Event]:
+        """Store events atomically and durably, in order; idempotent by id."""
+        for event in events:
+            event.validate()
+        if not events:
+            return []
+        future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
+        await self._enqueue(_Item(events, None, future, supplied_ids, len(events)))
+        return await future
+
+    async def report_state(self, entity_id: str, state: str, attributes: dict[str, Any], *, source: str,
+                           time: int | None = None, causation: int | None = None,
+                           correlation: str | None = None, force_update: bool = False) -> Event | None:
+        """Report an entity's state; appends state_changed when it differs from the current one."""
+        if not ev.is_entity_id(entity_id):
+            raise InputRejected(f"entity_id {entity_id!r} is not domain.object_id in [a-z0-9_]")
+        if not isinstance(attributes, dict):
+            raise InputRejected("attributes must be a JSON object")
+        if len(state) > 255:
+            raise InputRejected(f"state of {entity_id} is longer than 255 characters")
+        future: asyncio.Future[Event | None] = asyncio.get_running_loop().create_future()
+        report = _StateReport(entity_id, state, attributes, source, time, causation, correlation, force_update)
+        await self._enqueue(_Item(None, report, future))
+        return await future
+
+    async def _enqueue(self, item: _Item) -> None:
+        if self._stopping:
+            raise StoreError("the event log is closing")
+        while self._pending_count >= self.max_pending:
+            self._space.clear()
+            await self._space.wait()
+        self._pending.append(item)
+        self._pending_count += item.size
+        self._has_work.set()
+
+    async def _writer(self) -> None:
+        delay = 0.05
+        while True:
+            await self._has_work.wait()
+            if self.linger and self._pending_count < 64:
+                await asyncio.sleep(self.linger)
+            batch: list[_Item] = []
+            size = 0
+            for item in self._pending:
+                if batch and size + item.size > self.max_batch:
+                    break
+                batch.append(item)
+                size += item.size
+            try:
+                await self._commit(batch)
+            except StoreError as exc:
+                self._degraded(str(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            delay = 0.05
+            for _ in batch:
+                self._pending.popleft()
+            self._pending_count -= size
+            if self._pending_count < self.max_pending:
+                self._space.set()
+            if not self._pending:
+                self._has_work.clear()
+                self._flushed.set()
+            self.health.pending = self._pending_count
+
+    def _degraded(self, message: str) -> None:
+        self.metrics.write_failures += 1
+        if self.health.writable:
+            log.error("cannot write to the event log: %s; %d events wait in memory and are retried",
+                      message, self._pending_count)
+            self.health.writable, self.health.since = False, time.time()
+            self.metrics.error("log", message)
+        self.health.error = message
+        self.health.pending = self._pending_count
+
+    async def _commit(self, batch: list[_Item]) -> None:
+        started = time.perf_counter()
+        fold = self.fold
+        results: list[Any] = []
+        foreign: list[Event] = []
+        new: list[Event] = []
+        async with self.backend.transaction() as tx:
+            head = await tx.head()
+            ops = fold.begin()
+            if self.project and head > fold.position:
+                projected = await tx.projected()
+                foreign = await tx.read_range(fold.position, head)
+                for event in foreign:
+                    fold.apply(ops, event, emit=event.seq is not None and event.seq > projected)
+            elif head > self.head:
+                foreign = await tx.read_range(self.head, head)
+            wanted = [e.id for item in batch if item.supplied_ids and item.events for e in item.events]
+            existing = await tx.existing(wanted) if wanted else {}
+            seen: dict[str, Event] = {}
+            seq = head
+            for item in batch:
+                if item.report is not None:
+                    event, state = self._state_event(item.report)
+                    if event is not None:
+                        seq += 1
+                        event.seq = seq
+                        new.append(event)
+                        if self.project:
+                            fold.apply(ops, event, state)
+                    results.append(event)
+                    continue
+                stored: list[Any] = []
+                for event in item.events or ():
+                    if event.id in existing:
+                        stored.append(existing[event.id])
+                        continue
+                    if event.id in seen:
+                        stored.append(seen[event.id])
+                        continue
+                    seq += 1
+                    event.seq = seq
+                    seen[event.id] = event
+                    new.append(event)
+                    stored.append(event)
+                    if self.project:
+                        fold.apply(ops, event)
+                results.append(stored)
+            if new:
+                await tx.insert(new)
+            if self.project and (new or foreign):
+                await tx.apply(ops, seq)
+        self._commit_fold(foreign + new)
+        self.head = max(self.head, seq)
+        elapsed = time.perf_counter() - started
+        if new:
+            self.metrics.committed(len(new), elapsed, Counter(e.type for e in new))
+        if not self.health.writable:
+            log.warning("the event log is writable again; %d queued events committed", len(new))
+            self.health.writable, self.health.error, self.health.since = True, None, None
+        self.health.last_commit = time.time()
+        for item, result in zip(batch, results):
+            if item.future.done():
+                continue
+            if isinstance(result, list) and any(isinstance(r, int) for r in result):
+                result = [r if isinstance(r, Event) else await self.backend.get(r) for r in result]
+            item.future.set_result(result)
+        if new:
+            await self.backend.notify()
+
+    def _commit_fold(self, events: list[Event]) -> None:
+        if self.project:
+            self.fold.commit()
+            for event in events:
+                if event.type == ev.ENTITY_REGISTERED and event.entity_id:
+                    self._registry[event.entity_id] = {"entity_id": event.entity_id, "info": event.data,
+                                                       "integration": event.data.get("integration", event.source)}
+                elif event.type == ev.ENTITY_REMOVED and event.entity_id:
+                    self._registry.pop(event.entity_id, None)
+        if events:
+            self.head = max(self.head, events[-1].seq or 0)
+            for sub in list(self._subscribers):
+                sub._push(events)
+
+    def _state_event(self, report: _StateReport) -> tuple[Event | None, State | None]:
+        old = self.fold.get(report.entity_id)
+        t = report.time if report.time is not None else now_us()
+        if old is not None and old.state == report.state and old.attributes == report.attributes \
+                and not report.force_update:
+            return None, None
+        changed = t if old is None or old.state != report.state else old.last_changed
+        new = State(report.entity_id, report.state, report.attributes, changed, t)
+        data = {"old_state": old.as_data() if old is not None else None, "new_state": new.as_data()}
+        event = Event(ev.STATE_CHANGED, report.source, report.entity_id, data, time=t,
+                      causation=report.causation, correlation=report.correlation)
+        return event, new
+
+    # --- following ---------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        """Pick up what other processes append: fold it (writer) or publish it (reader)."""
+        async with self.backend.wakeups() as wakeups:
+            async for _ in wakeups:
+                try:
+                    head = await self.backend.head()
+                except StoreError as exc:
+                    log.warning("cannot read the log head: %s", exc)
+                    continue
+                if head <= self.head:
+                    continue
+                if self.project:
+                    if not self._pending:
+                        self._has_work.set()
+                        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+                        await self._enqueue(_Item([], None, future, False, 0))
+                else:
+                    while self.head < head:
+                        page = await self.backend.read(EventFilter(after=self.head, limit=1000))
+                        if not page:
+                            break
+                        self._commit_fold(page)
+
+    def follow(self, after: int | None = None, *, types: Iterable[str] = (),
+               entity_glob: str | None = None) -> Subscription:
+        """A subscription from `after` (default: the current head), catching up then live."""
+        sub = Subscription(self, self.head if after is None else after, types, entity_glob)
+        self._subscribers.add(sub)
+        return sub
+
+    # --- reads -------------------------------------------------------------------
+
+    def current_state(self, entity_id: str) -> State | None:
+        return self.fold.states.get(entity_id)
+
+    def current_states(self) -> list[State]:
+        return list(self.fold.states.values())
+
+    async def registry_entry(self, entity_id: str) -> dict[str, Any] | None:
+        return self._registry.get(entity_id)
+
+    def registry(self) -> dict[str, dict[str, Any]]:
+        return self._registry
+
+    async def read(self, flt: EventFilter) -> list[Event]:
+        return await self.backend.read(flt)
+
+    async def get(self, seq: int) -> Event | None:
+        return await self.backend.get(seq)
+
+    async def states(self) -> list[State]:
+        """Current states: from memory when projecting, else from the states projection."""
+        if self.project:
+            return self.current_states()
+        return await self.backend.load_states()
+
+    async def rebuild(self, progress: Any = None) -> int:
+        """Drop the projections and fold the whole log again."""
+        await self.backend.reset_projections()
+        self.fold = Fold()
+        self._registry = {}
+        return await self.catch_up(progress)
+
+
+@contextlib.asynccontextmanager
+async def open_log(url: str, *, project: bool = True, synchronous: str = "full",
+                   **kwargs: Any) -> AsyncIterator[EventLog]:
+    """Open a log and run its writer and listener until the block exits (flushing first)."""
+    backend = backend_for(url)
+    if hasattr(backend, "synchronous"):
+        backend.synchronous = synchronous.upper()
+    log_ = EventLog(backend, project=project, **kwargs)
+    await log_.start()
+    try:
+        async with asyncio.TaskGroup() as tg:
+            task = tg.create_task(log_.run())
+            try:
+                yield log_
+                await log_.flush()
+            finally:
+                log_._stopping = True
+                task.cancel()
+    finally:
+        await log_.close()

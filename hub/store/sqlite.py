@@ -1,0 +1,508 @@
+"""The SQLite backend: one WAL database, a writer connection and a reader connection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import socket
+import sqlite3
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from hub.errors import CorruptDatabase, LockedDatabase, StoreError
+from hub.events import Event
+from hub.projections import PROJECTIONS, Ops
+from hub.states import State
+from hub.store.base import Backend, EventFilter, Tx, event_to_row, row_to_event
+from hub.store.sqlite_schema import MIGRATIONS, PROJECTION_TABLES, SCHEMA_VERSION, V1
+
+log = logging.getLogger(__name__)
+
+_COLUMNS = "seq, id, time, type, source, entity_id, data, causation, correlation"
+
+
+def _store_error(exc: sqlite3.Error, path: str) -> StoreError:
+    text = str(exc)
+    if isinstance(exc, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text):
+        return CorruptDatabase(
+            f"database {path} is corrupt ({text}). Run `hub verify`; restore a copy made with "
+            f"`hub backup`, or move the file away to start a new log. The hub will not start on it."
+        )
+    return StoreError(f"database {path}: {text}")
+
+
+class _SqliteTx(Tx):
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+
+    async def head(self) -> int:
+        async with self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def projected(self) -> int:
+        async with self.conn.execute("SELECT COALESCE(MIN(seq), 0) FROM projection_position") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def read_range(self, after: int, upto: int) -> list[Event]:
+        async with self.conn.execute(
+            f"SELECT {_COLUMNS} FROM events WHERE seq > ? AND seq <= ? ORDER BY seq", (after, upto)
+        ) as cur:
+            return [row_to_event(tuple(r)) for r in await cur.fetchall()]
+
+    async def existing(self, ids: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            async with self.conn.execute(f"SELECT id, seq FROM events WHERE id IN ({marks})", chunk) as cur:
+                for id_, seq in await cur.fetchall():
+                    found[id_] = seq
+        return found
+
+    async def insert(self, events: list[Event]) -> None:
+        await self.conn.executemany(
+            f"INSERT INTO events ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", [event_to_row(e) for e in events]
+        )
+
+    async def apply(self, ops: Ops, position: int) -> None:
+        c = self.conn
+        if ops.history:
+            await c.executemany("INSERT OR IGNORE INTO history VALUES (?,?,?,?,?,?)", ops.history)
+        if ops.states:
+            await c.executemany(
+                "INSERT INTO states VALUES (?,?,?,?,?,?) ON CONFLICT(entity_id) DO UPDATE SET "
+                "state=excluded.state, attributes=excluded.attributes, last_changed=excluded.last_changed, "
+                "last_updated=excluded.last_updated, seq=excluded.seq", list(ops.states.values()))
+        if ops.removed_states:
+            await c.executemany("DELETE FROM states WHERE entity_id=?", [(e,) for e in ops.removed_states])
+        for table, acc in (("stats_5m", ops.stats_5m), ("stats_hour", ops.stats_hour)):
+            if acc:
+                await c.executemany(
+                    f"INSERT INTO {table} VALUES (?,?,?,?,?,?,?) ON CONFLICT(entity_id, bucket) DO UPDATE SET "
+                    "min=min(min, excluded.min), max=max(max, excluded.max), sum=sum+excluded.sum, "
+                    "count=count+excluded.count, last=excluded.last",
+                    [(k[0], k[1], *v) for k, v in acc.items()])
+        if ops.state_time:
+            await c.executemany(
+                "INSERT INTO state_time VALUES (?,?,?,?) ON CONFLICT(entity_id, bucket, state) DO UPDATE SET "
+                "seconds=seconds+excluded.seconds", [(*k, v) for k, v in ops.state_time.items()])
+        if ops.entities:
+            await c.executemany(
+                "INSERT INTO entities VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(entity_id) DO UPDATE SET "
+                "integration=excluded.integration, name=COALESCE(excluded.name, name), "
+                "area=COALESCE(excluded.area, area), device_id=COALESCE(excluded.device_id, device_id), "
+                "info=CASE WHEN excluded.info='{}' THEN info ELSE excluded.info END, "
+                "seq=CASE WHEN excluded.info='{}' THEN seq ELSE excluded.seq END",
+                list(ops.entities.values()))
+        if ops.devices:
+            await c.executemany(
+                "INSERT INTO devices VALUES (?,?,?,?,?) ON CONFLICT(device_id) DO UPDATE SET "
+                "integration=excluded.integration, name=excluded.name, area=excluded.area, info=excluded.info",
+                list(ops.devices.values()))
+        if ops.removed_entities:
+            await c.executemany("DELETE FROM entities WHERE entity_id=?", [(e,) for e in ops.removed_entities])
+        await c.execute("UPDATE projection_position SET seq=?", (position,))
+
+
+def _notify_dir(path: str) -> Path:
+    digest = hashlib.sha1(os.path.realpath(path).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"hub-{digest}"
+
+
+class SqliteBackend(Backend):
+    """The log in one SQLite file (WAL)."""
+
+    def __init__(self, path: str, *, synchronous: str = "full") -> None:
+        self.path = path
+        self.url = path
+        self.synchronous = synchronous.upper()
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+        self._sock: socket.socket | None = None
+        self._own: set[str] = set()
+
+    # --- lifecycle -----------------------------------------------------------
+
+    async def open(self, *, create: bool = True) -> None:
+        p = Path(self.path)
+        if not create and not p.exists():
+            raise StoreError(f"database {self.path} does not exist (start `hub run` once to create it)")
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if p.exists() and p.stat().st_size > 0:
+            with p.open("rb") as fh:
+                if fh.read(16) != b"SQLite format 3\x00":
+                    raise CorruptDatabase(
+                        f"database {self.path} is not an SQLite database (its header is wrong). Run `hub verify`; "
+                        "restore a copy made with `hub backup`, or move the file away to start a new log."
+                    )
+        try:
+            self._writer = await aiosqlite.connect(self.path, isolation_level=None)
+            await self._pragmas(self._writer)
+            await self._migrate(self._writer)
+            self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+            await self._pragmas(self._reader)
+            await self._reader.execute("PRAGMA query_only=ON")
+        except sqlite3.Error as exc:
+            await self.close()
+            raise _store_error(exc, self.path) from None
+
+    async def _pragmas(self, conn: aiosqlite.Connection) -> None:
+        await conn.execute("PRAGMA busy_timeout=10000")
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        await conn.execute("PRAGMA cache_size=-16000")
+        await conn.execute("PRAGMA temp_store=MEMORY")
+
+    async def _migrate(self, conn: aiosqlite.Connection) -> None:
+        async with conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='meta'") as cur:
+            has_meta = await cur.fetchone() is not None
+        version = 0
+        if has_meta:
+            async with conn.execute("SELECT value FROM meta WHERE key='schema_version'") as cur:
+                row = await cur.fetchone()
+            version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"database {self.path} has schema version {version}, newer than this hub "
+                             f"({SCHEMA_VERSION}): upgrade the hub")
+        if version == SCHEMA_VERSION:
+            return
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            if version == 0:
+                for stmt in _split_sql(V1):
+                    await conn.execute(stmt)
+                version = 1
+            while version < SCHEMA_VERSION:
+                for stmt in _split_sql(MIGRATIONS[version]):
+                    await conn.execute(stmt)
+                version += 1
+            await conn.executemany("INSERT OR IGNORE INTO projection_position VALUES (?, 0)",
+                                   [(name,) for name in PROJECTIONS])
+            await conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(version),))
+            await conn.execute("COMMIT")
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+
+    async def close(self) -> None:
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                with contextlib.suppress(sqlite3.Error, ValueError):
+                    await conn.close()
+        self._reader = self._writer = None
+
+    # --- writing -------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        conn = self._conn(self._writer)
+        async with self._write_lock:
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise _store_error(exc, self.path) from None
+            try:
+                yield _SqliteTx(conn)
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    await conn.execute("ROLLBACK")
+                raise
+            try:
+                await conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    await conn.execute("ROLLBACK")
+                raise _store_error(exc, self.path) from None
+
+    def _conn(self, conn: aiosqlite.Connection | None) -> aiosqlite.Connection:
+        if conn is None:
+            raise StoreError(f"database {self.path} is not open")
+        return conn
+
+    async def _fetch(self, sql: str, params: Any = ()) -> list[Any]:
+        try:
+            async with self._conn(self._reader).execute(sql, params) as cur:
+                return list(await cur.fetchall())
+        except sqlite3.Error as exc:
+            raise _store_error(exc, self.path) from None
+
+    # --- reading -------------------------------------------------------------
+
+    async def head(self) -> int:
+        rows = await self._fetch("SELECT COALESCE(MAX(seq), 0) FROM events")
+        return int(rows[0][0])
+
+    async def positions(self) -> dict[str, int]:
+        return {name: seq for name, seq in await self._fetch("SELECT name, seq FROM projection_position")}
+
+    def _where(self, flt: EventFilter) -> tuple[str, list[Any]]:
+        clauses, params = [], []  # type: ignore[var-annotated]
+        if flt.after:
+            clauses.append("seq > ?")
+            params.append(flt.after)
+        if flt.before is not None:
+            clauses.append("seq < ?")
+            params.append(flt.before)
+        if flt.types:
+            clauses.append(f"type IN ({','.join('?' * len(flt.types))})")
+            params.extend(flt.types)
+        if flt.entity_id is not None:
+            clauses.append("entity_id = ?")
+            params.append(flt.entity_id)
+        if flt.entity_glob is not None:
+            clauses.append("entity_id GLOB ?")
+            params.append(flt.entity_glob)
+        if flt.source is not None:
+            clauses.append("source = ?")
+            params.append(flt.source)
+        if flt.since is not None:
+            clauses.append("time >= ?")
+            params.append(flt.since)
+        if flt.until is not None:
+            clauses.append("time < ?")
+            params.append(flt.until)
+        if flt.correlation is not None:
+            clauses.append("correlation = ?")
+            params.append(flt.correlation)
+        if flt.causation is not None:
+            clauses.append("causation = ?")
+            params.append(flt.causation)
+        if flt.text:
+            clauses.append("instr(data, ?) > 0")
+            params.append(flt.text)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    async def read(self, flt: EventFilter) -> list[Event]:
+        where, params = self._where(flt)
+        order = "DESC" if flt.descending else "ASC"
+        rows = await self._fetch(f"SELECT {_COLUMNS} FROM events{where} ORDER BY seq {order} LIMIT ?",
+                                 (*params, flt.limit))
+        return [row_to_event(tuple(r)) for r in rows]
+
+    async def count(self, flt: EventFilter) -> int:
+        where, params = self._where(flt)
+        rows = await self._fetch(f"SELECT COUNT(*) FROM events{where}", params)
+        return int(rows[0][0])
+
+    async def get(self, seq: int) -> Event | None:
+        rows = await self._fetch(f"SELECT {_COLUMNS} FROM events WHERE seq = ?", (seq,))
+        return row_to_event(tuple(rows[0])) if rows else None
+
+    async def get_by_id(self, event_id: str) -> Event | None:
+        rows = await self._fetch(f"SELECT {_COLUMNS} FROM events WHERE id = ?", (event_id,))
+        return row_to_event(tuple(rows[0])) if rows else None
+
+    async def load_states(self) -> list[State]:
+        rows = await self._fetch("SELECT entity_id, state, attributes, last_changed, last_updated FROM states")
+        return [State(r[0], r[1], json.loads(r[2]), r[3], r[4]) for r in rows]
+
+    async def load_registry(self) -> dict[str, dict[str, Any]]:
+        rows = await self._fetch("SELECT entity_id, integration, name, area, device_id, domain, info FROM entities")
+        return {r[0]: {"entity_id": r[0], "integration": r[1], "name": r[2], "area": r[3], "device_id": r[4],
+                       "domain": r[5], "info": json.loads(r[6])} for r in rows}
+
+    async def devices(self) -> dict[str, dict[str, Any]]:
+        rows = await self._fetch("SELECT device_id, integration, name, area, info FROM devices")
+        return {r[0]: {"device_id": r[0], "integration": r[1], "name": r[2], "area": r[3],
+                       "info": json.loads(r[4])} for r in rows}
+
+    async def entity_ids(self) -> list[str]:
+        rows = await self._fetch("SELECT entity_id FROM states UNION SELECT entity_id FROM entities")
+        return [r[0] for r in rows]
+
+    async def history(self, entity_id: str, start: int, end: int, limit: int | None = None,
+                      *, include_start_state: bool = True) -> list[State]:
+        out: list[State] = []
+        if include_start_state:
+            rows = await self._fetch(
+                "SELECT state, attributes, last_changed, time FROM history WHERE entity_id=? AND time<? "
+                "ORDER BY time DESC, seq DESC LIMIT 1", (entity_id, start))
+            out.extend(State(entity_id, r[0], json.loads(r[1]), r[2], r[3]) for r in rows)
+        rows = await self._fetch(
+            "SELECT state, attributes, last_changed, time FROM history WHERE entity_id=? AND time>=? AND time<? "
+            "ORDER BY time, seq LIMIT ?", (entity_id, start, end, -1 if limit is None else limit))
+        out.extend(State(entity_id, r[0], json.loads(r[1]), r[2], r[3]) for r in rows)
+        return out
+
+    async def statistics(self, entity_id: str, start: int, end: int, period: str) -> list[dict[str, Any]]:
+        table = {"5m": "stats_5m", "hour": "stats_hour"}[period]
+        rows = await self._fetch(
+            f"SELECT bucket, min, max, sum, count, last FROM {table} WHERE entity_id=? AND bucket>=? AND bucket<? "
+            "ORDER BY bucket", (entity_id, start, end))
+        return [{"bucket": r[0], "min": r[1], "max": r[2], "mean": r[3] / r[4] if r[4] else None,
+                 "sum": r[3], "count": r[4], "last": r[5]} for r in rows]
+
+    async def state_time(self, entity_id: str, start: int, end: int) -> list[dict[str, Any]]:
+        rows = await self._fetch(
+            "SELECT bucket, state, seconds FROM state_time WHERE entity_id=? AND bucket>=? AND bucket<? "
+            "ORDER BY bucket, state", (entity_id, start, end))
+        return [{"bucket": r[0], "state": r[1], "seconds": r[2]} for r in rows]
+
+    # --- maintenance ---------------------------------------------------------
+
+    async def reset_projections(self) -> None:
+        async with self.transaction():
+            conn = self._conn(self._writer)
+            for table in PROJECTION_TABLES:
+                await conn.execute(f"DELETE FROM {table}")
+            await conn.execute("UPDATE projection_position SET seq=0")
+
+    async def apply_retention(self, entity_cutoffs: dict[str, int], default_cutoff: int) -> dict[str, int]:
+        counts = {"events": 0, "history": 0, "stats_5m": 0}
+        async with self.transaction() as tx:
+            conn = self._conn(self._writer)
+            await conn.execute("INSERT INTO retention_gate VALUES (?)", (await tx.head(),))
+            keep = "seq NOT IN (SELECT seq FROM states) AND seq NOT IN (SELECT seq FROM entities)"
+            for entity_id, cutoff in entity_cutoffs.items():
+                cur = await conn.execute(
+                    f"DELETE FROM events WHERE entity_id=? AND time<? AND {keep}", (entity_id, cutoff))
+                counts["events"] += cur.rowcount
+                cur = await conn.execute(
+                    "DELETE FROM history WHERE entity_id=? AND time<? AND seq < "
+                    "(SELECT COALESCE(MAX(seq), 0) FROM history h WHERE h.entity_id=? AND h.time<?)",
+                    (entity_id, cutoff, entity_id, cutoff))
+                counts["history"] += cur.rowcount
+                cur = await conn.execute("DELETE FROM stats_5m WHERE entity_id=? AND bucket<?", (entity_id, cutoff))
+                counts["stats_5m"] += cur.rowcount
+            cur = await conn.execute(
+                f"DELETE FROM events WHERE time<? AND (entity_id IS NULL OR entity_id NOT IN "
+                f"(SELECT entity_id FROM states UNION SELECT entity_id FROM entities)) AND {keep}",
+                (default_cutoff,))
+            counts["events"] += cur.rowcount
+            await conn.execute("DELETE FROM retention_gate")
+        return counts
+
+    async def size_bytes(self) -> int:
+        total = 0
+        for suffix in ("", "-wal"):
+            with contextlib.suppress(OSError):
+                total += os.path.getsize(self.path + suffix)
+        return total
+
+    async def backup(self, path: str) -> None:
+        target = Path(path)
+        if target.exists():
+            raise StoreError(f"backup target {path} exists already")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            async with aiosqlite.connect(str(target)) as dst:
+                await self._conn(self._writer).backup(dst)
+        except sqlite3.Error as exc:
+            raise _store_error(exc, self.path) from None
+
+    async def integrity_problems(self) -> list[str]:
+        try:
+            rows = await self._fetch("PRAGMA integrity_check")
+        except CorruptDatabase as exc:
+            return [str(exc)]
+        problems = [r[0] for r in rows if r[0] != "ok"]
+        trig = await self._fetch("SELECT name FROM sqlite_master WHERE type='trigger'")
+        names = {r[0] for r in trig}
+        for needed in ("events_no_update", "events_no_delete"):
+            if needed not in names:
+                problems.append(f"append-only guard {needed} is missing")
+        return problems
+
+    # --- one daemon at a time ------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def daemon_lock(self, name: str) -> AsyncIterator[None]:
+        lock_path = self.path + ".lock"
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                other = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                raise LockedDatabase(
+                    f"another hub daemon (pid {other}) is already running on {self.path}; stop it first "
+                    "(two daemons on one SQLite log would execute every command twice)"
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            yield
+        finally:
+            os.close(fd)
+
+    # --- cross-process wake-ups ----------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def wakeups(self) -> AsyncIterator[AsyncIterator[None]]:
+        folder = _notify_dir(self.path)
+        folder.mkdir(mode=0o700, exist_ok=True)
+        sock_path = folder / f"{os.getpid()}-{os.urandom(3).hex()}.sock"
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        sock.bind(str(sock_path))
+        self._own.add(str(sock_path))
+        wake = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def readable() -> None:
+            with contextlib.suppress(BlockingIOError, InterruptedError):
+                while True:
+                    sock.recv(64)
+            wake.set()
+
+        loop.add_reader(sock.fileno(), readable)
+
+        async def iterate() -> AsyncIterator[None]:
+            while True:
+                await wake.wait()
+                wake.clear()
+                yield None
+
+        try:
+            yield iterate()
+        finally:
+            loop.remove_reader(sock.fileno())
+            sock.close()
+            self._own.discard(str(sock_path))
+            with contextlib.suppress(OSError):
+                sock_path.unlink()
+
+    async def notify(self) -> None:
+        folder = _notify_dir(self.path)
+        if self._sock is None:
+            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self._sock.setblocking(False)
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            if not entry.name.endswith(".sock") or entry.path in self._own:
+                continue
+            try:
+                self._sock.sendto(b"1", entry.path)
+            except (ConnectionRefusedError, FileNotFoundError):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)  # its process is gone
+            except (BlockingIOError, OSError):
+                pass  # its queue is full: it has a wake-up pending already
+
+
+def _split_sql(script: str) -> list[str]:
+    """Statements of a schema script (triggers keep their inner semicolons)."""
+    out, buf = [], []
+    for line in script.strip().splitlines():
+        buf.append(line)
+        joined = "\n".join(buf).strip()
+        if joined.endswith(";") and (not joined.upper().startswith("CREATE TRIGGER") or joined.upper().endswith("END;")):
+            out.append(joined)
+            buf = []
+    if buf and "\n".join(buf).strip():
+        out.append("\n".join(buf).strip())
+    return out
