@@ -1,0 +1,556 @@
+"""The PostgreSQL backend (asyncpg): one log shared by several hubs.
+
+Writers serialise on the row lock of `log_head`, held from the start of the write
+transaction to its commit: seqs are assigned and committed in the same order, so
+readers always see a gap-free prefix of the log and never skip an event that
+commits late. The commit itself sends NOTIFY, which wakes every other process
+that follows the log (`wakeups()`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import asyncpg
+
+from hub.errors import LockedDatabase, StoreError
+from hub.events import Event
+from hub.projections import PROJECTIONS, Ops
+from hub.states import State
+from hub.store.base import Backend, EventFilter, Tx, event_to_row, row_to_event
+from hub.store.pg_admin import dump, redact, server_url
+from hub.store.postgres_schema import (
+    GUARDS, MIGRATIONS, NOTIFY_CHANNEL, PROJECTION_COLUMNS, PROJECTION_TABLES, SCHEMA_VERSION, V1,
+)
+
+log = logging.getLogger(__name__)
+
+_COLUMNS = "seq, id, time, type, source, entity_id, data::text, causation, correlation"
+_EVENT_TYPES = ("bigint", "text", "bigint", "text", "text", "text", "text", "bigint", "text")
+_DAEMON_LOCK_CLASS = 0x6875  # "hu": the advisory-lock namespace of hub daemons
+_SCHEMA_LOCK = 0x68756273
+_POLL_SECONDS = 5.0  # wakeups() also yields this often, in case a notification was lost
+
+_EVENTS_INSERT = (
+    "INSERT INTO events (seq, id, time, type, source, entity_id, data, causation, correlation) "
+    "SELECT u.seq, u.id, u.time, u.type, u.source, u.entity_id, u.data::json, u.causation, u.correlation "
+    "FROM unnest(" + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_EVENT_TYPES)) + ") "
+    "AS u(seq, id, time, type, source, entity_id, data, causation, correlation)")
+
+DbError = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+
+
+def _unnest(table: str, rows: Sequence[Sequence[Any]], types: Sequence[str], columns: Sequence[str],
+            suffix: str = "") -> tuple[str, list[list[Any]]]:
+    """One INSERT ... SELECT FROM unnest(arrays) statement for many rows (one round trip)."""
+    marks = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(types))
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({marks}) {suffix}"
+    return sql, [list(col) for col in zip(*rows)]
+
+
+def _upsert(table: str, rows: Sequence[Sequence[Any]], suffix: str) -> tuple[str, list[list[Any]]]:
+    cols = PROJECTION_COLUMNS[table]
+    return _unnest(table, rows, [t for _, t in cols], [c for c, _ in cols], suffix)
+
+
+class _PgTx(Tx):
+    def __init__(self, conn: asyncpg.Connection, head: int, token: str) -> None:
+        self.conn = conn
+        self._head = head
+        self._token = token
+
+    async def head(self) -> int:
+        return self._head
+
+    async def projected(self) -> int:
+        return int(await self.conn.fetchval("SELECT COALESCE(MIN(seq), 0) FROM projection_position"))
+
+    async def read_range(self, after: int, upto: int) -> list[Event]:
+        rows = await self.conn.fetch(f"SELECT {_COLUMNS} FROM events WHERE seq > $1 AND seq <= $2 ORDER BY seq",
+                                     after, upto)
+        return [row_to_event(tuple(r)) for r in rows]
+
+    async def existing(self, ids: list[str]) -> dict[str, int]:
+        rows = await self.conn.fetch("SELECT id, seq FROM events WHERE id = ANY($1::text[])", ids)
+        return {r[0]: r[1] for r in rows}
+
+    async def insert(self, events: list[Event]) -> None:
+        if not events:
+            return
+        args = [list(col) for col in zip(*(event_to_row(e) for e in events))]
+        sql = _EVENTS_INSERT
+        await self.conn.execute(sql, *args)
+        top = max(e.seq or 0 for e in events)
+        if top > self._head:
+            await self.conn.execute("UPDATE log_head SET seq = $1", top)
+            self._head = top
+        # Delivered at commit, and only if the transaction commits.
+        await self.conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, f"{self._token}:{top}")
+
+    async def apply(self, ops: Ops, position: int) -> None:
+        c = self.conn
+        statements: list[tuple[str, list[list[Any]]]] = []
+        if ops.history:
+            statements.append(_upsert("history", ops.history, "ON CONFLICT DO NOTHING"))
+        if ops.states:
+            statements.append(_upsert("states", list(ops.states.values()),
+                                      "ON CONFLICT (entity_id) DO UPDATE SET state=excluded.state, "
+                                      "attributes=excluded.attributes, last_changed=excluded.last_changed, "
+                                      "last_updated=excluded.last_updated, seq=excluded.seq"))
+        if ops.removed_states:
+            statements.append(("DELETE FROM states WHERE entity_id = ANY($1::text[])", [list(ops.removed_states)]))
+        for table, acc in (("stats_5m", ops.stats_5m), ("stats_hour", ops.stats_hour)):
+            if acc:
+                statements.append(_upsert(
+                    table, [(k[0], k[1], *v) for k, v in acc.items()],
+                    f"ON CONFLICT (entity_id, bucket) DO UPDATE SET min=LEAST({table}.min, excluded.min), "
+                    f"max=GREATEST({table}.max, excluded.max), sum={table}.sum+excluded.sum, "
+                    f"count={table}.count+excluded.count, last=excluded.last"))
+        if ops.state_time:
+            statements.append(_upsert("state_time", [(*k, v) for k, v in ops.state_time.items()],
+                                      "ON CONFLICT (entity_id, bucket, state) DO UPDATE SET "
+                                      "seconds=state_time.seconds+excluded.seconds"))
+        if ops.entities:
+            statements.append(_upsert(
+                "entities", list(ops.entities.values()),
+                "ON CONFLICT (entity_id) DO UPDATE SET integration=excluded.integration, "
+                "name=COALESCE(excluded.name, entities.name), area=COALESCE(excluded.area, entities.area), "
+                "device_id=COALESCE(excluded.device_id, entities.device_id), "
+                "info=CASE WHEN excluded.info='{}' THEN entities.info ELSE excluded.info END, "
+                "seq=CASE WHEN excluded.info='{}' THEN entities.seq ELSE excluded.seq END"))
+        if ops.devices:
+            statements.append(_upsert("devices", list(ops.devices.values()),
+                                      "ON CONFLICT (device_id) DO UPDATE SET integration=excluded.integration, "
+                                      "name=excluded.name, area=excluded.area, info=excluded.info"))
+        if ops.removed_entities:
+            statements.append(("DELETE FROM entities WHERE entity_id = ANY($1::text[])",
+                                [list(ops.removed_entities)]))
+        for sql, args in statements:
+            await c.execute(sql, *args)
+        await c.execute("UPDATE projection_position SET seq = $1", position)
+
+
+def _glob_regex(glob: str) -> str:
+    """A shell glob (`*`, `?`, `[...]`) as an anchored PostgreSQL regular expression."""
+    out, i = ["^"], 0
+    while i < len(glob):
+        ch = glob[i]
+        if ch == "*":
+            out.append(".*")
+        elif ch == "?":
+            out.append(".")
+        elif ch == "[" and "]" in glob[i + 2:] + glob[i + 1:i + 2].replace("]", ""):
+            end = glob.index("]", i + 2 if glob[i + 1:i + 2] in ("!", "]") else i + 1)
+            body = glob[i + 1:end]
+            if body.startswith("!"):
+                body = "^" + body[1:]
+            out.append("[" + body.replace("\\", "\\\\") + "]")
+            i = end
+        else:
+            out.append("\\" + ch if not ch.isalnum() and ch != "_" else ch)
+        i += 1
+    return "".join(out) + "$"
+
+
+def _like_prefix(glob: str) -> str | None:
+    """The literal prefix of a glob as a LIKE pattern (lets the index narrow the scan)."""
+    prefix = ""
+    for ch in glob:
+        if ch in "*?[":
+            break
+        prefix += ch
+    if not prefix:
+        return None
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+class PostgresBackend(Backend):
+    """The log in a PostgreSQL database; several hubs may share it."""
+
+    shared = True  # several daemons (with different names) may run on one log
+
+    def __init__(self, url: str, *, pool_size: int = 4) -> None:
+        self.url = url
+        self.safe_url = redact(url)
+        self.pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+        self._token = os.urandom(6).hex()
+
+    def _error(self, exc: BaseException, doing: str = "") -> StoreError:
+        text = str(exc).replace(self.url, self.safe_url) or type(exc).__name__
+        return StoreError(f"database {self.safe_url}: {doing + ': ' if doing else ''}{text}")
+
+    # --- lifecycle -----------------------------------------------------------
+
+    async def open(self, *, create: bool = True) -> None:
+        try:
+            try:
+                self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=self.pool_size)
+            except asyncpg.InvalidCatalogNameError:
+                if not create:
+                    raise StoreError(f"database {self.safe_url} does not exist "
+                                     "(start `hub run` once to create it)") from None
+                await self._create_database()
+                self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=self.pool_size)
+            async with self._pool.acquire() as conn:
+                await self._migrate(conn, create)
+        except StoreError:
+            await self.close()
+            raise
+        except DbError as exc:
+            await self.close()
+            raise self._error(exc, "cannot open") from None
+
+    async def _create_database(self) -> None:
+        admin, name = server_url(self.url)
+        conn = await asyncpg.connect(admin)
+        try:
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+                await conn.execute(f'CREATE DATABASE "{name}"')
+                log.info("created database %s", self.safe_url)
+        finally:
+            await conn.close()
+
+    async def _migrate(self, conn: asyncpg.Connection, create: bool) -> None:
+        async with conn.transaction():
+            # Several hubs may start at once: one creates the schema, the others wait for it.
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK)
+            version = 0
+            if await conn.fetchval("SELECT to_regclass('meta') IS NOT NULL"):
+                value = await conn.fetchval("SELECT value FROM meta WHERE key = 'schema_version'")
+                version = int(value) if value else 0
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"database {self.safe_url} has schema version {version}, newer than this hub "
+                                 f"({SCHEMA_VERSION}): upgrade the hub")
+            if version == SCHEMA_VERSION:
+                return
+            if version == 0 and not create:
+                raise StoreError(f"database {self.safe_url} holds no hub log (start `hub run` once to create it)")
+            if version == 0:
+                await conn.execute(V1)
+                version = 1
+            while version < SCHEMA_VERSION:
+                await conn.execute(MIGRATIONS[version])
+                version += 1
+            await conn.executemany("INSERT INTO projection_position VALUES ($1, 0) ON CONFLICT DO NOTHING",
+                                   [(name,) for name in PROJECTIONS])
+            await conn.execute("INSERT INTO meta VALUES ('schema_version', $1) ON CONFLICT (key) "
+                               "DO UPDATE SET value = excluded.value", str(version))
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            try:
+                await asyncio.wait_for(pool.close(), 10)
+            except (TimeoutError, *DbError):
+                pool.terminate()
+
+    def _p(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StoreError(f"database {self.safe_url} is not open")
+        return self._pool
+
+    # --- writing -------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        pool = self._p()
+        try:
+            conn = await pool.acquire()
+        except DbError as exc:
+            raise self._error(exc) from None
+        try:
+            tr = conn.transaction()
+            try:
+                await tr.start()
+                # The head row stays locked until commit: one writer at a time, seq order = commit order.
+                head = int(await conn.fetchval("SELECT seq FROM log_head FOR UPDATE"))
+            except DbError as exc:
+                raise self._error(exc) from None
+            try:
+                yield _PgTx(conn, head, self._token)
+            except BaseException as exc:
+                with contextlib.suppress(*DbError):
+                    await tr.rollback()
+                if isinstance(exc, DbError):
+                    raise self._error(exc) from None
+                raise
+            try:
+                await tr.commit()
+            except DbError as exc:
+                with contextlib.suppress(*DbError):
+                    await tr.rollback()
+                raise self._error(exc, "commit failed") from None
+        finally:
+            with contextlib.suppress(*DbError):
+                await pool.release(conn)
+
+    async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        try:
+            return list(await self._p().fetch(sql, *args))
+        except DbError as exc:
+            raise self._error(exc) from None
+
+    async def _val(self, sql: str, *args: Any) -> Any:
+        try:
+            return await self._p().fetchval(sql, *args)
+        except DbError as exc:
+            raise self._error(exc) from None
+
+    # --- reading -------------------------------------------------------------
+
+    async def head(self) -> int:
+        return int(await self._val("SELECT seq FROM log_head"))
+
+    async def positions(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in await self._fetch("SELECT name, seq FROM projection_position")}
+
+    def _where(self, flt: EventFilter) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+
+        def add(clause: str, value: Any) -> None:
+            params.append(value)
+            clauses.append(clause.replace("?", f"${len(params)}"))
+
+        if flt.after:
+            add("seq > ?", flt.after)
+        if flt.before is not None:
+            add("seq < ?", flt.before)
+        if flt.types:
+            add("type = ANY(?::text[])", list(flt.types))
+        if flt.entity_id is not None:
+            add("entity_id = ?", flt.entity_id)
+        if flt.entity_glob is not None:
+            prefix = _like_prefix(flt.entity_glob)
+            if prefix is not None:
+                add("entity_id LIKE ?", prefix)
+            add("entity_id ~ ?", _glob_regex(flt.entity_glob))
+        if flt.source is not None:
+            add("source = ?", flt.source)
+        if flt.since is not None:
+            add("time >= ?", flt.since)
+        if flt.until is not None:
+            add("time < ?", flt.until)
+        if flt.correlation is not None:
+            add("correlation = ?", flt.correlation)
+        if flt.causation is not None:
+            add("causation = ?", flt.causation)
+        if flt.text:
+            add("strpos(data::text, ?) > 0", flt.text)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    async def read(self, flt: EventFilter) -> list[Event]:
+        where, params = self._where(flt)
+        order = "DESC" if flt.descending else "ASC"
+        rows = await self._fetch(f"SELECT {_COLUMNS} FROM events{where} ORDER BY seq {order} "
+                                 f"LIMIT ${len(params) + 1}", *params, flt.limit)
+        return [row_to_event(tuple(r)) for r in rows]
+
+    async def count(self, flt: EventFilter) -> int:
+        where, params = self._where(flt)
+        return int(await self._val(f"SELECT COUNT(*) FROM events{where}", *params))
+
+    async def get(self, seq: int) -> Event | None:
+        rows = await self._fetch(f"SELECT {_COLUMNS} FROM events WHERE seq = $1", seq)
+        return row_to_event(tuple(rows[0])) if rows else None
+
+    async def get_by_id(self, event_id: str) -> Event | None:
+        rows = await self._fetch(f"SELECT {_COLUMNS} FROM events WHERE id = $1", event_id)
+        return row_to_event(tuple(rows[0])) if rows else None
+
+    async def load_states(self) -> list[State]:
+        rows = await self._fetch("SELECT entity_id, state, attributes, last_changed, last_updated FROM states")
+        return [State(r[0], r[1], json.loads(r[2]), r[3], r[4]) for r in rows]
+
+    async def load_registry(self) -> dict[str, dict[str, Any]]:
+        rows = await self._fetch("SELECT entity_id, integration, name, area, device_id, domain, info FROM entities")
+        return {r[0]: {"entity_id": r[0], "integration": r[1], "name": r[2], "area": r[3], "device_id": r[4],
+                       "domain": r[5], "info": json.loads(r[6])} for r in rows}
+
+    async def devices(self) -> dict[str, dict[str, Any]]:
+        rows = await self._fetch("SELECT device_id, integration, name, area, info FROM devices")
+        return {r[0]: {"device_id": r[0], "integration": r[1], "name": r[2], "area": r[3],
+                       "info": json.loads(r[4])} for r in rows}
+
+    async def entity_ids(self) -> list[str]:
+        rows = await self._fetch("SELECT entity_id FROM states UNION SELECT entity_id FROM entities")
+        return [r[0] for r in rows]
+
+    async def history(self, entity_id: str, start: int, end: int, limit: int | None = None,
+                      *, include_start_state: bool = True) -> list[State]:
+        out: list[State] = []
+        if include_start_state:
+            rows = await self._fetch(
+                "SELECT state, attributes, last_changed, time FROM history WHERE entity_id=$1 AND time<$2 "
+                "ORDER BY time DESC, seq DESC LIMIT 1", entity_id, start)
+            out.extend(State(entity_id, r[0], json.loads(r[1]), r[2], r[3]) for r in rows)
+        rows = await self._fetch(
+            "SELECT state, attributes, last_changed, time FROM history WHERE entity_id=$1 AND time>=$2 "
+            "AND time<$3 ORDER BY time, seq LIMIT $4", entity_id, start, end, limit)
+        out.extend(State(entity_id, r[0], json.loads(r[1]), r[2], r[3]) for r in rows)
+        return out
+
+    async def statistics(self, entity_id: str, start: int, end: int, period: str) -> list[dict[str, Any]]:
+        table = {"5m": "stats_5m", "hour": "stats_hour"}[period]
+        rows = await self._fetch(
+            f"SELECT bucket, min, max, sum, count, last FROM {table} WHERE entity_id=$1 AND bucket>=$2 "
+            "AND bucket<$3 ORDER BY bucket", entity_id, start, end)
+        return [{"bucket": r[0], "min": r[1], "max": r[2], "mean": r[3] / r[4] if r[4] else None,
+                 "sum": r[3], "count": r[4], "last": r[5]} for r in rows]
+
+    async def state_time(self, entity_id: str, start: int, end: int) -> list[dict[str, Any]]:
+        rows = await self._fetch(
+            "SELECT bucket, state, seconds FROM state_time WHERE entity_id=$1 AND bucket>=$2 AND bucket<$3 "
+            "ORDER BY bucket, state", entity_id, start, end)
+        return [{"bucket": r[0], "state": r[1], "seconds": r[2]} for r in rows]
+
+    # --- maintenance ---------------------------------------------------------
+
+    async def reset_projections(self) -> None:
+        async with self.transaction() as tx:
+            conn = tx.conn  # type: ignore[attr-defined]
+            await conn.execute(f"TRUNCATE {', '.join(PROJECTION_TABLES)}")
+            await conn.execute("UPDATE projection_position SET seq = 0")
+
+    async def apply_retention(self, entity_cutoffs: dict[str, int], default_cutoff: int) -> dict[str, int]:
+        counts = {"events": 0, "history": 0, "stats_5m": 0}
+
+        def rows(status: str) -> int:
+            return int(status.rsplit(" ", 1)[-1])
+
+        async with self.transaction() as tx:
+            conn: asyncpg.Connection = tx.conn  # type: ignore[attr-defined]
+            head = await tx.head()
+            # The delete guard lets retention through for this transaction only.
+            await conn.execute("SELECT set_config('hub.retention_upto', $1, true)", str(head))
+            keep = "seq NOT IN (SELECT seq FROM states UNION ALL SELECT seq FROM entities)"
+            for entity_id, cutoff in entity_cutoffs.items():
+                counts["events"] += rows(await conn.execute(
+                    f"DELETE FROM events WHERE entity_id=$1 AND time<$2 AND {keep}", entity_id, cutoff))
+                counts["history"] += rows(await conn.execute(
+                    "DELETE FROM history WHERE entity_id=$1 AND time<$2 AND seq < "
+                    "(SELECT COALESCE(MAX(seq), 0) FROM history h WHERE h.entity_id=$1 AND h.time<$2)",
+                    entity_id, cutoff))
+                counts["stats_5m"] += rows(await conn.execute(
+                    "DELETE FROM stats_5m WHERE entity_id=$1 AND bucket<$2", entity_id, cutoff))
+            counts["events"] += rows(await conn.execute(
+                f"DELETE FROM events WHERE time<$1 AND (entity_id IS NULL OR entity_id NOT IN "
+                f"(SELECT entity_id FROM states UNION SELECT entity_id FROM entities)) AND {keep}",
+                default_cutoff))
+            # Below this seq the log may have gaps (integrity_problems checks continuity above it).
+            await conn.execute("INSERT INTO meta VALUES ('retained_upto', $1) ON CONFLICT (key) DO UPDATE "
+                               "SET value = GREATEST(meta.value::bigint, excluded.value::bigint)::text", str(head))
+        return counts
+
+    async def size_bytes(self) -> int:
+        return int(await self._val("SELECT pg_database_size(current_database())"))
+
+    async def backup(self, path: str) -> None:
+        await dump(self.url, path)
+
+    async def integrity_problems(self) -> list[str]:
+        problems: list[str] = []
+        try:
+            async with self._p().acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+                head = int(await conn.fetchval("SELECT seq FROM log_head"))
+                top, total = await conn.fetchrow("SELECT COALESCE(MAX(seq), 0), COUNT(*) FROM events")
+                floor = int(await conn.fetchval(
+                    "SELECT COALESCE((SELECT value FROM meta WHERE key='retained_upto'), '0')"))
+                above = int(await conn.fetchval("SELECT COUNT(*) FROM events WHERE seq > $1", floor))
+                triggers = {r[0]: r[1] for r in await conn.fetch(
+                    "SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'events'::regclass "
+                    "AND NOT tgisinternal")}
+                positions = {r[0]: r[1] for r in await conn.fetch("SELECT name, seq FROM projection_position")}
+        except DbError as exc:
+            return [str(self._error(exc, "integrity check"))]
+        if top > head:
+            problems.append(f"events go up to seq {top} but the log head says {head}")
+        if floor < head and above != head - floor:
+            problems.append(f"seq is not continuous: {above} events above seq {floor}, expected {head - floor} "
+                            f"(up to head {head}); {total} events in all")
+        for needed in GUARDS:
+            if needed not in triggers:
+                problems.append(f"append-only guard {needed} is missing")
+            elif triggers[needed] == "D":
+                problems.append(f"append-only guard {needed} is disabled")
+        for name in PROJECTIONS:
+            if name not in positions:
+                problems.append(f"projection {name} has no tracking position")
+            elif positions[name] > head:
+                problems.append(f"projection {name} is at seq {positions[name]}, beyond the log head {head}")
+        return problems
+
+    # --- several daemons -----------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def daemon_lock(self, name: str) -> AsyncIterator[None]:
+        """Held on a connection of its own; another daemon may run under another name."""
+        try:
+            conn = await asyncpg.connect(self.url, server_settings={"application_name": f"hub daemon {name}"[:63]})
+        except DbError as exc:
+            raise self._error(exc, "daemon lock") from None
+        try:
+            got = await conn.fetchval("SELECT pg_try_advisory_lock($1, hashtext($2))", _DAEMON_LOCK_CLASS, name)
+            if not got:
+                raise LockedDatabase(
+                    f"another hub daemon named {name!r} is already running on {self.safe_url} "
+                    "(several daemons may share a PostgreSQL log, each under its own hub name; "
+                    "see pg_stat_activity for `hub daemon` connections)")
+            yield
+        finally:
+            with contextlib.suppress(*DbError):
+                await asyncio.wait_for(conn.close(), 5)
+            if not conn.is_closed():
+                conn.terminate()
+
+    # --- cross-process wake-ups ----------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def wakeups(self) -> AsyncIterator[AsyncIterator[None]]:
+        wake = asyncio.Event()
+        token = self._token
+
+        def heard(_conn: object, _pid: int, _channel: str, payload: str) -> None:
+            if not payload.startswith(token + ":"):
+                wake.set()
+
+        async def connect() -> asyncpg.Connection | None:
+            try:
+                conn = await asyncpg.connect(self.url)
+                await conn.add_listener(NOTIFY_CHANNEL, heard)
+                return conn
+            except DbError as exc:
+                log.warning("cannot listen for new events on %s: %s", self.safe_url, self._error(exc))
+                return None
+
+        state: dict[str, asyncpg.Connection | None] = {"conn": await connect()}
+
+        async def iterate() -> AsyncIterator[None]:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), _POLL_SECONDS)
+                wake.clear()
+                conn = state["conn"]
+                if conn is None or conn.is_closed():
+                    state["conn"] = await connect()
+                yield None
+
+        try:
+            yield iterate()
+        finally:
+            conn = state["conn"]
+            if conn is not None and not conn.is_closed():
+                with contextlib.suppress(*DbError):
+                    await asyncio.wait_for(conn.close(), 5)
+                if not conn.is_closed():
+                    conn.terminate()
+
+    async def notify(self) -> None:
+        """Nothing to do: every write transaction sends NOTIFY as it commits."""
