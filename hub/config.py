@@ -139,15 +139,15 @@ def validate_integrations(cfg: Config, raw: Any) -> list[str]:
             continue
         entry = dict(entry)
         entry.setdefault("id", entry["type"])
+        if entry["id"] in seen:
+            problems.append(f"{locate(raw, where + ('id',))}: {format_loc(where + ('id',))}: "
+                            f"duplicate integration id {entry['id']!r}")
+        seen.add(entry["id"])
         try:
             parsed = model.model_validate(entry)
         except ValidationError as exc:
             problems.extend(_problems(exc, raw, where))
             continue
-        if parsed.id in seen:
-            problems.append(f"{locate(raw, where + ('id',))}: {format_loc(where + ('id',))}: "
-                            f"duplicate integration id {parsed.id!r}")
-        seen.add(parsed.id)
         cfg.integration_configs.append(parsed)
     return problems
 
@@ -163,13 +163,23 @@ def load_config(path: str | Path, *, check_rules: bool = True) -> Config:
         raw.file = str(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}:1: the configuration must be a mapping of sections")
+    problems: list[str] = []
     try:
         cfg = Config.model_validate({**raw, "path": path.resolve()})
     except ValidationError as exc:
         problems = _problems(exc, raw)
-        raise ConfigError(problems[0], problems) from None
+        # Go on with what can be read, so that every problem is reported at once.
+        sections = {k: raw.get(k) for k in ("integrations", "automations", "scripts", "notify", "schedules")}
+        cfg = Config.model_construct(
+            path=path.resolve(), hub=HubSection.model_construct(), mcp=McpConfig.model_construct(),
+            integrations=sections["integrations"] if isinstance(sections["integrations"], list) else [],
+            automations=sections["automations"] if isinstance(sections["automations"], list) else [],
+            scripts=sections["scripts"] if isinstance(sections["scripts"], dict) else {},
+            notify=sections["notify"] if isinstance(sections["notify"], list) else [],
+            schedules=sections["schedules"] if isinstance(sections["schedules"], list) else [],
+            integration_configs=[])
     cfg.raw = raw
-    problems = validate_integrations(cfg, raw)
+    problems += validate_integrations(cfg, raw)
     if check_rules:
         try:
             from automations.config import validate_rules

@@ -52,6 +52,8 @@ class Daemon:
         backend = backend_for(config.database_url)
         if hasattr(backend, "synchronous"):
             backend.synchronous = config.hub.synchronous.upper()
+        if hasattr(backend, "check_on_open"):
+            backend.check_on_open = True
         self.log = EventLog(backend)
         self.supervisor = Supervisor()
         self.router = CommandRouter(self.log, timeout=parse_duration_us(config.hub.command_timeout) / 1e6)

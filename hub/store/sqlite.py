@@ -132,6 +132,7 @@ class SqliteBackend(Backend):
         self._write_lock = asyncio.Lock()
         self._sock: socket.socket | None = None
         self._own: set[str] = set()
+        self.check_on_open = False  # the daemon sets it: PRAGMA quick_check before anything starts
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -154,9 +155,20 @@ class SqliteBackend(Backend):
             self._reader = await aiosqlite.connect(self.path, isolation_level=None)
             await self._pragmas(self._reader)
             await self._reader.execute("PRAGMA query_only=ON")
+            if self.check_on_open:
+                async with self._reader.execute("PRAGMA quick_check") as cur:
+                    found = [r[0] for r in await cur.fetchall() if r[0] != "ok"]
+                if found:
+                    raise CorruptDatabase(
+                        f"database {self.path} is corrupt ({'; '.join(found[:3])}). Run `hub verify`; restore a "
+                        "copy made with `hub backup`, or move the file away to start a new log. "
+                        "The hub will not start on it.")
         except sqlite3.Error as exc:
             await self.close()
             raise _store_error(exc, self.path) from None
+        except StoreError:
+            await self.close()
+            raise
 
     async def _pragmas(self, conn: aiosqlite.Connection) -> None:
         await conn.execute("PRAGMA busy_timeout=10000")
@@ -202,6 +214,9 @@ class SqliteBackend(Backend):
                 with contextlib.suppress(sqlite3.Error, ValueError):
                     await conn.close()
         self._reader = self._writer = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
 
     # --- writing -------------------------------------------------------------
 
@@ -215,6 +230,10 @@ class SqliteBackend(Backend):
                 raise _store_error(exc, self.path) from None
             try:
                 yield _SqliteTx(conn)
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    await conn.execute("ROLLBACK")
+                raise _store_error(exc, self.path) from None
             except BaseException:
                 with contextlib.suppress(sqlite3.Error):
                     await conn.execute("ROLLBACK")
@@ -420,6 +439,7 @@ class SqliteBackend(Backend):
     @contextlib.asynccontextmanager
     async def daemon_lock(self, name: str) -> AsyncIterator[None]:
         lock_path = self.path + ".lock"
+        Path(lock_path).parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             try:

@@ -1,0 +1,136 @@
+"""Tools: query_events (the log, cursor-paged) and explain (the causal chain of an event)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastmcp import FastMCP
+from pydantic import Field
+
+from hub import events as ev
+from hub.errors import UserError
+from hub.explain import explain as explain_seq
+from hub.explain import format_chain
+from hub.mcp.models import EventList, Explanation, EventRow
+from hub.mcp.paging import fit
+from hub.mcp.rows import bounded_data, event_row
+from hub.mcp.tools_state import READ
+from hub.mcp.rows import answers_errors
+from hub.mcp.view import HubView
+from hub.store import EventFilter
+
+GLOB = re.compile(r"^[a-z0-9_.*?\[\]]+$")
+KNOWN_TYPES = {v for k, v in vars(ev).items() if k.isupper() and isinstance(v, str) and ev.EVENT_TYPE.match(v)}
+
+
+async def last_change_seq(hub: HubView, entity_id: str) -> int:
+    """The seq of an entity's last state_changed (found through its last_updated time, an indexed lookup)."""
+    await hub.check_entities([entity_id])
+    state = (await hub.states()).get(entity_id)
+    if state is not None:
+        found = await hub.log.read(EventFilter(types=(ev.STATE_CHANGED,), entity_id=entity_id,
+                                               since=state.last_updated, until=state.last_updated + 1,
+                                               descending=True, limit=1))
+        if found and found[0].seq is not None:
+            return found[0].seq
+    found = await hub.log.read(EventFilter(entity_id=entity_id, descending=True, limit=1))
+    if not found or found[0].seq is None:
+        raise UserError(f"{entity_id} has no recorded events to explain")
+    return found[0].seq
+
+
+def register(mcp: FastMCP[Any], hub: HubView) -> None:
+    @mcp.tool(annotations=READ, title="Query events")
+    @answers_errors
+    async def query_events(
+        types: Annotated[list[str] | None, Field(description="Event types, e.g. [\"device_event\"], "
+                                                 "[\"command_requested\", \"command_failed\"], "
+                                                 "[\"state_changed\"], [\"mqtt_message\"], [\"input_rejected\"].",
+                                                 max_length=20)] = None,
+        entity_id: Annotated[str | None, Field(description="One entity, or a glob like light.*.",
+                                               max_length=255)] = None,
+        source: Annotated[str | None, Field(description="Who appended: an integration id, mcp, cli, hub, "
+                                            "automation:<id>.", max_length=128)] = None,
+        since: Annotated[str | None, Field(description="ISO 8601 or a duration back from now (24h, 7d).")] = None,
+        until: Annotated[str | None, Field(description="ISO 8601 or a duration back from now.")] = None,
+        text: Annotated[str | None, Field(description="Plain text that must appear in the event's data "
+                                          "(no wildcards). Slow on a large log without a window or type.",
+                                          max_length=200)] = None,
+        limit: Annotated[int, Field(ge=1, le=500, description="At most this many events.")] = 50,
+        cursor: Annotated[str | None, Field(description="From a previous answer, to continue.")] = None,
+    ) -> EventList:
+        """The raw log, newest first: what happened, filtered by type, entity, source, time window and text.
+        Use for 'what happened at', 'when did X last', 'which commands failed'. For why something happened
+        use `explain`; for one entity's values over time use `get_history`."""
+        type_list = tuple(dict.fromkeys(t.strip() for t in types or []))
+        for t in type_list:
+            if not ev.EVENT_TYPE.match(t):
+                raise UserError(f"event type {t!r} is not snake_case (known: {', '.join(sorted(KNOWN_TYPES))})")
+        entity = entity_id.strip() if entity_id else None
+        glob = None
+        if entity and any(c in entity for c in "*?["):
+            if not GLOB.match(entity):
+                raise UserError(f"entity pattern {entity!r} may hold only a-z, 0-9, _, ., * and ?")
+            glob, entity = entity, None
+        elif entity:
+            await hub.check_entities([entity])
+        query = {"types": type_list, "entity": entity, "glob": glob, "source": source, "since": since,
+                 "until": until, "text": text}
+        before = None
+        if cursor:
+            pos = hub.cursors.resume("query_events", query, cursor)
+            before, start, end = int(pos["before"]), pos.get("since"), pos.get("until")
+        else:
+            start = hub.time(since, "", "since") if since else None
+            end = hub.time(until, "", "until") if until else None
+        if start is not None and end is not None and end <= start:
+            raise UserError("the window is empty: since is not before until")
+        flt = EventFilter(types=type_list, entity_id=entity, entity_glob=glob, source=source or None,
+                          since=start, until=end, text=text or None, before=before, descending=True,
+                          limit=limit + 1)
+        found = await hub.log.read(flt)
+        rows = [event_row(e, hub.tz) for e in found]
+        kept, cut = fit(rows, hub.budget - 300, limit=limit)
+        answer = EventList(events=kept)
+        unknown = [t for t in type_list if t not in KNOWN_TYPES]
+        if unknown:
+            answer.note = f"not a type the hub writes: {', '.join(unknown)}"
+        if cut and kept:
+            answer.omitted = -1
+            answer.cursor = hub.cursors.issue("query_events", query, {"before": kept[-1].seq, "since": start,
+                                                                      "until": end})
+            more = "more events match (newest first); pass the cursor for older ones"
+            answer.note = f"{answer.note}; {more}" if answer.note else more
+        return answer
+
+    @mcp.tool(annotations=READ, title="Explain")
+    @answers_errors
+    async def explain(
+        seq: Annotated[int | None, Field(ge=1, description="The event to explain (its seq).")] = None,
+        entity_id: Annotated[str | None, Field(description="Or: explain this entity's last change.",
+                                               max_length=255)] = None,
+    ) -> Explanation:
+        """Why something happened: from an event (or an entity's last change) back through its causes to the
+        first one (an MQTT message, a device's report, an automation run, a command and who sent it), and
+        what it caused in turn, as data and as short readable lines."""
+        if (seq is None) == (entity_id is None):
+            raise UserError("give either seq (an event) or entity_id (its last change), not both or neither")
+        target = seq if seq is not None else await last_change_seq(hub, (entity_id or "").strip())
+        result = await explain_seq(hub.log, target, tz=hub.tz)
+        chain = [_row(item) for item in result["chain"]]
+        caused = [_row(item) for item in result["caused"]]
+        kept_caused, cut = fit(caused, max(200, hub.budget // 3))
+        answer = Explanation(seq=target, chain=chain, caused=kept_caused,
+                             text=format_chain({**result, "caused": result["caused"][:len(kept_caused)]}),
+                             note=result.get("note"))
+        if cut:
+            answer.omitted = len(caused) - len(kept_caused)
+        return answer
+
+
+def _row(item: dict[str, Any]) -> EventRow:
+    return EventRow(seq=item["seq"], time=item["time"], type=item["type"], source=item["source"],
+                    entity_id=item.get("entity_id"), data=bounded_data(item.get("data") or {}, 600),
+                    causation=item.get("causation"), correlation=item.get("correlation"),
+                    summary=item.get("summary"))

@@ -1,0 +1,141 @@
+"""The event log: row shape, seq, idempotency, append-only guard, state reports, group commit,
+backpressure, and what happens when the database refuses writes."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from hub import events as ev
+from hub.errors import InputRejected
+from hub.events import Event
+from hub.log import EventLog, open_log
+from hub.store import EventFilter
+
+
+async def test_seq_is_gap_free_and_rows_have_the_spec_shape(hub_log: EventLog) -> None:
+    stored = await hub_log.append_many([Event("device_event", "demo", "event.bell", {"n": i}) for i in range(50)])
+    assert [e.seq for e in stored] == list(range(1, 51))
+    row = (await hub_log.read(EventFilter(after=9, limit=1)))[0]
+    assert row.seq == 10 and row.type == "device_event" and row.source == "demo"
+    assert row.entity_id == "event.bell" and row.data == {"n": 9} and isinstance(row.time, int)
+    assert row.to_dict()["time"].endswith("+00:00")
+
+
+async def test_same_id_is_stored_once_and_returns_the_stored_event(hub_log: EventLog) -> None:
+    first = await hub_log.append(Event("device_event", "ring", "event.door", {"v": 1}, id="ring:ding:42"))
+    again = await hub_log.append(Event("device_event", "ring", "event.door", {"v": 2}, id="ring:ding:42"))
+    both = await hub_log.append_many([Event("x_y", "s", id="dup"), Event("x_y", "s", id="dup")])
+    assert again.seq == first.seq and again.data == {"v": 1}
+    assert both[0].seq == both[1].seq
+    assert await hub_log.backend.count(EventFilter()) == 2
+
+
+async def test_invalid_events_are_refused_before_the_log(hub_log: EventLog) -> None:
+    with pytest.raises(InputRejected, match="snake_case"):
+        await hub_log.append(Event("hub.events.Thing", "s"))
+    with pytest.raises(InputRejected, match="entity_id"):
+        await hub_log.append(Event("device_event", "s", "Light.Porch"))
+    with pytest.raises(InputRejected, match="JSON object"):
+        await hub_log.append(Event("device_event", "s", None, ["not", "a", "dict"]))  # type: ignore[arg-type]
+    assert hub_log.head == 0
+
+
+async def test_the_database_itself_refuses_update_and_delete(hub_log: EventLog, tmp_path: Path) -> None:
+    await hub_log.append(Event("device_event", "s"))
+    conn = sqlite3.connect(tmp_path / "hub.db")
+    try:
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute("UPDATE events SET type='forged'")
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute("DELETE FROM events")
+    finally:
+        conn.close()
+
+
+async def test_state_reports_append_only_changes(hub_log: EventLog) -> None:
+    first = await hub_log.report_state("light.porch", "on", {"brightness": 10}, source="demo", time=1_000)
+    same = await hub_log.report_state("light.porch", "on", {"brightness": 10}, source="demo", time=2_000)
+    attrs = await hub_log.report_state("light.porch", "on", {"brightness": 99}, source="demo", time=3_000)
+    off = await hub_log.report_state("light.porch", "off", {}, source="demo", time=4_000)
+    assert first is not None and same is None and attrs is not None and off is not None
+    assert first.data["old_state"] is None
+    assert attrs.data["old_state"]["attributes"] == {"brightness": 10}
+    state = hub_log.current_state("light.porch")
+    assert state is not None and state.state == "off" and state.last_changed == 4_000
+    mid = attrs.data["new_state"]
+    assert mid["last_changed"] != mid["last_updated"]  # attributes changed, value did not
+
+
+async def test_many_appenders_share_few_commits(hub_log: EventLog) -> None:
+    await asyncio.gather(*(hub_log.report_state(f"sensor.s{i % 7}", str(i), {}, source="t") for i in range(2000)))
+    assert hub_log.metrics.appended == 2000
+    assert hub_log.metrics.commits < 200
+
+
+async def test_a_full_queue_makes_appenders_wait(tmp_path: Path) -> None:
+    async with open_log(str(tmp_path / "h.db"), synchronous="normal", max_pending=10) as log:
+        conn = log.backend._writer  # type: ignore[attr-defined]
+        await conn.execute("PRAGMA query_only=ON")  # the writer cannot commit: the queue fills
+        tasks = [asyncio.create_task(log.append(Event("device_event", "s", data={"i": i}))) for i in range(30)]
+        await asyncio.sleep(0.3)
+        assert log._pending_count <= 10 + 1
+        assert not any(t.done() for t in tasks)
+        assert not log.health.writable and "readonly" in (log.health.error or "")
+        await conn.execute("PRAGMA query_only=OFF")
+        stored = await asyncio.gather(*tasks)
+        assert sorted(e.data["i"] for e in stored) == list(range(30))
+        assert log.health.writable
+
+
+async def test_a_full_disk_loses_nothing_and_recovers(tmp_path: Path) -> None:
+    async with open_log(str(tmp_path / "h.db"), synchronous="normal") as log:
+        conn = log.backend._writer  # type: ignore[attr-defined]
+        await log.append(Event("device_event", "s"))
+        async with conn.execute("PRAGMA page_count") as cur:
+            pages = (await cur.fetchone())[0]
+        await conn.execute(f"PRAGMA max_page_count={pages}")  # SQLite now answers SQLITE_FULL
+        big = {"blob": "x" * 50_000}
+        task = asyncio.create_task(log.append_many([Event("device_event", "s", data=big) for _ in range(20)]))
+        for _ in range(100):
+            if not log.health.writable:
+                break
+            await asyncio.sleep(0.02)
+        assert not log.health.writable and "full" in (log.health.error or "")
+        assert not task.done()
+        await conn.execute("PRAGMA max_page_count=1073741823")
+        stored = await task
+        assert len(stored) == 20 and log.health.writable
+    conn2 = sqlite3.connect(tmp_path / "h.db")
+    assert conn2.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn2.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 21
+    conn2.close()
+
+
+async def test_appends_from_another_process_are_projected_and_seen(tmp_path: Path) -> None:
+    path = str(tmp_path / "h.db")
+    async with open_log(path, synchronous="normal") as daemon_log, \
+            open_log(path, project=False, synchronous="normal") as cli_log:
+        await daemon_log.report_state("light.a", "on", {}, source="demo")
+        sub = daemon_log.follow()
+        foreign = await cli_log.append(Event(ev.COMMAND_REQUESTED, "cli", "light.a", {"command": "turn_off"}))
+        got = await asyncio.wait_for(sub.__anext__(), 5)
+        sub.close()
+        assert got.seq == foreign.seq and got.source == "cli"
+        # The daemon folds the foreign row into its projections' position.
+        await daemon_log.report_state("light.a", "off", {}, source="demo")
+        positions = await daemon_log.backend.positions()
+        assert set(positions.values()) == {daemon_log.head}
+
+
+async def test_reopening_restores_state_and_positions(tmp_path: Path) -> None:
+    path = str(tmp_path / "h.db")
+    async with open_log(path, synchronous="normal") as log:
+        await log.report_state("sensor.t", "20.5", {"unit_of_measurement": "°C"}, source="demo")
+    async with open_log(path, synchronous="normal") as log:
+        state = log.current_state("sensor.t")
+        assert state is not None and state.state == "20.5"
+        assert await log.report_state("sensor.t", "20.5", {"unit_of_measurement": "°C"}, source="demo") is None

@@ -1,0 +1,114 @@
+"""Projections: the fold (pure), statistics, time-in-state, registry, exactly-once, rebuild == live."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from hub.events import Event
+from hub.integration import DeviceInfo, EntityInfo, IntegrationContext
+from hub.log import open_log
+from hub.projections import HOUR, Fold, split_hours
+from hub.store.sqlite_schema import PROJECTION_TABLES
+
+T0 = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
+
+
+def test_split_hours_cuts_intervals_at_hour_boundaries() -> None:
+    assert split_hours(T0 + 30 * 60_000_000, T0 + 2 * HOUR + 60_000_000) == [
+        (T0, 1800.0), (T0 + HOUR, 3600.0), (T0 + 2 * HOUR, 60.0)]
+    assert split_hours(T0, T0) == []
+
+
+def test_fold_changes_nothing_until_commit() -> None:
+    fold = Fold()
+    ops = fold.begin()
+    data = {"old_state": None, "new_state": {"state": "on", "attributes": {}, "last_changed": None,
+                                             "last_updated": None}}
+    fold.apply(ops, Event("state_changed", "s", "light.a", data, time=T0, seq=1))
+    assert fold.get("light.a") is not None and "light.a" not in fold.states
+    fold.rollback()
+    assert fold.get("light.a") is None and fold.position == 0
+
+
+async def test_statistics_and_time_in_state(tmp_path: Path) -> None:
+    async with open_log(str(tmp_path / "h.db"), synchronous="normal") as log:
+        for i, value in enumerate([10.0, 20.0, 30.0, 5.0]):
+            await log.report_state("sensor.power", str(value), {}, source="t", time=T0 + i * 60_000_000)
+        await log.report_state("sensor.power", "40", {}, source="t", time=T0 + HOUR + 1)
+        await log.report_state("binary_sensor.door", "on", {}, source="t", time=T0)
+        await log.report_state("binary_sensor.door", "off", {}, source="t", time=T0 + 90 * 60_000_000)
+        await log.report_state("binary_sensor.door", "on", {}, source="t", time=T0 + 100 * 60_000_000)
+        hourly = await log.backend.statistics("sensor.power", T0, T0 + 2 * HOUR, "hour")
+        assert [(r["min"], r["max"], r["mean"], r["last"], r["count"]) for r in hourly] == [
+            (5.0, 30.0, 16.25, 5.0, 4), (40.0, 40.0, 40.0, 40.0, 1)]
+        five = await log.backend.statistics("sensor.power", T0, T0 + HOUR, "5m")
+        assert [r["count"] for r in five] == [4]
+        spent = await log.backend.state_time("binary_sensor.door", T0, T0 + 2 * HOUR)
+        assert spent == [{"bucket": T0, "state": "on", "seconds": 3600.0},
+                         {"bucket": T0 + HOUR, "state": "off", "seconds": 600.0},
+                         {"bucket": T0 + HOUR, "state": "on", "seconds": 1800.0}]
+        history = await log.backend.history("sensor.power", T0 + 90_000_000, T0 + 2 * HOUR)
+        assert [s.state for s in history] == ["20.0", "30.0", "5.0", "40"]  # the state in force first
+
+
+async def test_registry_keeps_entities_and_devices(tmp_path: Path) -> None:
+    async with open_log(str(tmp_path / "h.db"), synchronous="normal") as log:
+        ctx = IntegrationContext(log, "demo")
+        device = DeviceInfo("bulb1", name="Porch lamp", manufacturer="Acme", area="Porch")
+        await ctx.register_entity(EntityInfo("light.porch", name="Porch", device=device))
+        await ctx.register_entity(EntityInfo("light.porch", name="Porch", device=device))  # unchanged: no event
+        await ctx.set_state("light.porch", "off")
+        registry = await log.backend.load_registry()
+        devices = await log.backend.devices()
+        assert registry["light.porch"]["integration"] == "demo" and registry["light.porch"]["area"] == "Porch"
+        assert devices["bulb1"]["name"] == "Porch lamp"
+        assert await log.backend.count(__import__("hub.store", fromlist=["EventFilter"]).EventFilter(
+            types=("entity_registered",))) == 1
+
+
+def _dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    conn = sqlite3.connect(path)
+    try:
+        return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in PROJECTION_TABLES}
+    finally:
+        conn.close()
+
+
+async def test_rebuild_equals_live_projections(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    async with open_log(str(path), synchronous="normal") as log:
+        ctx = IntegrationContext(log, "demo")
+        await ctx.register_entity(EntityInfo("sensor.t", name="T", unit="°C", device=DeviceInfo("d1", name="D")))
+        for i in range(3000):
+            await log.report_state(f"sensor.s{i % 13}", str(i % 17), {"i": i % 3}, source="t",
+                                   time=T0 + i * 7_000_000)
+            if i % 100 == 0:
+                await log.report_state("binary_sensor.m", "on" if i % 200 else "off", {}, source="t",
+                                       time=T0 + i * 7_000_000)
+        await ctx.remove_entity("sensor.s3")
+        live = _dump(path)
+        count = await log.rebuild()
+        assert count == log.head
+        rebuilt = _dump(path)
+    assert live == rebuilt
+    assert len(live["history"]) > 3000 and live["stats_hour"] and live["state_time"]
+
+
+async def test_projections_catch_up_after_a_crash_mid_way(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    async with open_log(str(path), synchronous="normal") as log:
+        for i in range(100):
+            await log.report_state("sensor.x", str(i), {}, source="t")
+    # As if the daemon died after the log rows of the last 40 events but before their projection:
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE projection_position SET seq = seq - 40")
+    conn.execute("DELETE FROM history WHERE seq > 60")
+    conn.commit()
+    conn.close()
+    async with open_log(str(path), synchronous="normal") as log:
+        assert log.fold.position == log.head
+        state = log.current_state("sensor.x")
+        assert state is not None and state.state == "99"
+        history = await log.backend.history("sensor.x", 0, 2**62)
+        assert len(history) == 100  # applied exactly once: no duplicates, none missing
