@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import time
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ MAX_DATA_BYTES = 1024 * 1024
 
 _last_ms = 0
 _counter = 0
+_random = random.Random(os.urandom(16))
+# One encoder for the log: json.dumps with options builds a new encoder on every call.
+encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def new_id() -> str:
@@ -46,8 +50,8 @@ def new_id() -> str:
     if ms == _last_ms:
         _counter += 1
     else:
-        _last_ms, _counter = ms, int.from_bytes(os.urandom(2), "big") & 0x3FFF
-    return f"{ms:012x}{_counter:06x}{os.urandom(4).hex()}"
+        _last_ms, _counter = ms, _random.getrandbits(14)
+    return f"{ms:012x}{_counter:06x}{_random.getrandbits(32):08x}"
 
 
 def is_entity_id(value: object) -> bool:

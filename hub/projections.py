@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from hub import events as ev
-from hub.events import Event
+from hub.events import Event, encode_json
 from hub.states import State, as_number
 
 PROJECTIONS = ("states", "history", "statistics", "registry")
@@ -142,7 +142,7 @@ class Fold:
             ops.removed_states.add(entity_id)
             ops.states.pop(entity_id, None)
             return
-        attrs = json.dumps(new.attributes, separators=(",", ":"))
+        attrs = encode_json(new.attributes)
         seq = event.seq or 0
         ops.states[entity_id] = (entity_id, new.state, attrs, new.last_changed, new.last_updated, seq)
         ops.removed_states.discard(entity_id)
@@ -175,11 +175,11 @@ class Fold:
         ops.entities[entity_id] = (
             entity_id, info.get("integration") or event.source, info.get("name"),
             info.get("area") or (device.get("area") if isinstance(device, dict) else None), device_id,
-            entity_id.split(".", 1)[0], json.dumps(info, separators=(",", ":")), event.seq or 0,
+            entity_id.split(".", 1)[0], encode_json(info), event.seq or 0,
         )
         if device_id:
             ops.devices[device_id] = (device_id, info.get("integration") or event.source, device.get("name"),
-                                      device.get("area"), json.dumps(device, separators=(",", ":")))
+                                      device.get("area"), encode_json(device))
 
     def commit(self) -> None:
         """The backend committed: make the overlay the truth."""

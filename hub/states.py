@@ -17,15 +17,19 @@ class State:
     attributes: dict[str, Any] = field(default_factory=dict)
     last_changed: int = 0
     last_updated: int = 0
+    _data: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def as_data(self) -> dict[str, Any]:
         """The shape stored in state_changed's old_state/new_state (times as ISO strings)."""
-        return {
-            "state": self.state,
-            "attributes": self.attributes,
-            "last_changed": to_iso(self.last_changed),
-            "last_updated": to_iso(self.last_updated),
-        }
+        if self._data is None:
+            updated = to_iso(self.last_updated)
+            self._data = {
+                "state": self.state,
+                "attributes": self.attributes,
+                "last_changed": updated if self.last_changed == self.last_updated else to_iso(self.last_changed),
+                "last_updated": updated,
+            }
+        return self._data
 
     def to_dict(self, tz: Any = None) -> dict[str, Any]:
         return {

@@ -13,7 +13,7 @@ from hub.errors import UserError
 from hub.explain import explain as explain_seq
 from hub.explain import format_chain
 from hub.mcp.models import EventList, Explanation, EventRow
-from hub.mcp.paging import fit
+from hub.mcp.paging import fit, size_tokens
 from hub.mcp.rows import bounded_data, event_row
 from hub.mcp.tools_state import READ
 from hub.mcp.rows import answers_errors
@@ -120,13 +120,35 @@ def register(mcp: FastMCP[Any], hub: HubView) -> None:
         result = await explain_seq(hub.log, target, tz=hub.tz)
         chain = [_row(item) for item in result["chain"]]
         caused = [_row(item) for item in result["caused"]]
-        kept_caused, cut = fit(caused, max(200, hub.budget // 3))
-        answer = Explanation(seq=target, chain=chain, caused=kept_caused,
-                             text=format_chain({**result, "caused": result["caused"][:len(kept_caused)]}),
+        answer = Explanation(seq=target, chain=chain, caused=caused, text=format_chain(result),
                              note=result.get("note"))
-        if cut:
-            answer.omitted = len(caused) - len(kept_caused)
+        return _shrink(answer, result, hub.budget)
+
+
+def _shrink(answer: Explanation, result: dict[str, Any], budget: int) -> Explanation:
+    """Fit an explanation into the budget: drop data, then effects, then the middle of the chain."""
+    def size() -> int:
+        return size_tokens(answer.model_dump(mode="json"))
+
+    if size() <= budget:
         return answer
+    for row in answer.chain + answer.caused:
+        row.data = {}
+    while answer.caused and size() > budget:
+        answer.caused.pop()
+        answer.omitted += 1
+    chain = list(result["chain"])
+    while len(answer.chain) > 2 and size() > budget:
+        del answer.chain[len(answer.chain) // 2]
+        del chain[len(chain) // 2]
+        answer.omitted += 1
+        answer.text = format_chain({**result, "chain": chain, "caused": result["caused"][:len(answer.caused)]})
+    answer.text = format_chain({**result, "chain": chain, "caused": result["caused"][:len(answer.caused)]})
+    while size() > budget and len(answer.text) > 200:
+        answer.text = answer.text[: len(answer.text) // 2] + "..."
+    answer.note = "bounded: event data left out" + (f", {answer.omitted} events left out" if answer.omitted else "") \
+        + "; query_events or explain on a single seq shows more"
+    return answer
 
 
 def _row(item: dict[str, Any]) -> EventRow:

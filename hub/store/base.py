@@ -12,7 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from hub.events import Event
+from hub.events import Event, encode_json
 from hub.projections import Ops
 from hub.states import State
 
@@ -45,7 +45,7 @@ def row_to_event(row: tuple[Any, ...]) -> Event:
 
 def event_to_row(e: Event) -> tuple[Any, ...]:
     return (e.seq, e.id, e.time, e.type, e.source, e.entity_id,
-            json.dumps(e.data, separators=(",", ":"), ensure_ascii=False), e.causation, e.correlation)
+            encode_json(e.data), e.causation, e.correlation)
 
 
 class Tx(ABC):

@@ -41,13 +41,16 @@ def _store_error(exc: sqlite3.Error, path: str) -> StoreError:
 
 
 class _SqliteTx(Tx):
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    """A write transaction whose writes are buffered and sent to SQLite's thread in one hop
+    at commit: a group commit costs two thread hand-offs, not one per statement."""
+
+    def __init__(self, conn: aiosqlite.Connection, head: int) -> None:
         self.conn = conn
+        self._head = head
+        self.statements: list[tuple[str, list[tuple[Any, ...]] | tuple[Any, ...], bool]] = []
 
     async def head(self) -> int:
-        async with self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events") as cur:
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
+        return self._head
 
     async def projected(self) -> int:
         async with self.conn.execute("SELECT COALESCE(MIN(seq), 0) FROM projection_position") as cur:
@@ -70,49 +73,67 @@ class _SqliteTx(Tx):
                     found[id_] = seq
         return found
 
+    def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            self.statements.append((sql, rows, True))
+
     async def insert(self, events: list[Event]) -> None:
-        await self.conn.executemany(
-            f"INSERT INTO events ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", [event_to_row(e) for e in events]
-        )
+        self._many(f"INSERT INTO events ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", [event_to_row(e) for e in events])
 
     async def apply(self, ops: Ops, position: int) -> None:
-        c = self.conn
-        if ops.history:
-            await c.executemany("INSERT OR IGNORE INTO history VALUES (?,?,?,?,?,?)", ops.history)
-        if ops.states:
-            await c.executemany(
-                "INSERT INTO states VALUES (?,?,?,?,?,?) ON CONFLICT(entity_id) DO UPDATE SET "
-                "state=excluded.state, attributes=excluded.attributes, last_changed=excluded.last_changed, "
-                "last_updated=excluded.last_updated, seq=excluded.seq", list(ops.states.values()))
-        if ops.removed_states:
-            await c.executemany("DELETE FROM states WHERE entity_id=?", [(e,) for e in ops.removed_states])
+        many = self._many
+        many("INSERT OR IGNORE INTO history VALUES (?,?,?,?,?,?)", ops.history)
+        many("INSERT INTO states VALUES (?,?,?,?,?,?) ON CONFLICT(entity_id) DO UPDATE SET "
+             "state=excluded.state, attributes=excluded.attributes, last_changed=excluded.last_changed, "
+             "last_updated=excluded.last_updated, seq=excluded.seq", list(ops.states.values()))
+        many("DELETE FROM states WHERE entity_id=?", [(e,) for e in ops.removed_states])
         for table, acc in (("stats_5m", ops.stats_5m), ("stats_hour", ops.stats_hour)):
-            if acc:
-                await c.executemany(
-                    f"INSERT INTO {table} VALUES (?,?,?,?,?,?,?) ON CONFLICT(entity_id, bucket) DO UPDATE SET "
-                    "min=min(min, excluded.min), max=max(max, excluded.max), sum=sum+excluded.sum, "
-                    "count=count+excluded.count, last=excluded.last",
-                    [(k[0], k[1], *v) for k, v in acc.items()])
-        if ops.state_time:
-            await c.executemany(
-                "INSERT INTO state_time VALUES (?,?,?,?) ON CONFLICT(entity_id, bucket, state) DO UPDATE SET "
-                "seconds=seconds+excluded.seconds", [(*k, v) for k, v in ops.state_time.items()])
-        if ops.entities:
-            await c.executemany(
-                "INSERT INTO entities VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(entity_id) DO UPDATE SET "
-                "integration=excluded.integration, name=COALESCE(excluded.name, name), "
-                "area=COALESCE(excluded.area, area), device_id=COALESCE(excluded.device_id, device_id), "
-                "info=CASE WHEN excluded.info='{}' THEN info ELSE excluded.info END, "
-                "seq=CASE WHEN excluded.info='{}' THEN seq ELSE excluded.seq END",
-                list(ops.entities.values()))
-        if ops.devices:
-            await c.executemany(
-                "INSERT INTO devices VALUES (?,?,?,?,?) ON CONFLICT(device_id) DO UPDATE SET "
-                "integration=excluded.integration, name=excluded.name, area=excluded.area, info=excluded.info",
-                list(ops.devices.values()))
-        if ops.removed_entities:
-            await c.executemany("DELETE FROM entities WHERE entity_id=?", [(e,) for e in ops.removed_entities])
-        await c.execute("UPDATE projection_position SET seq=?", (position,))
+            many(f"INSERT INTO {table} VALUES (?,?,?,?,?,?,?) ON CONFLICT(entity_id, bucket) DO UPDATE SET "
+                 "min=min(min, excluded.min), max=max(max, excluded.max), sum=sum+excluded.sum, "
+                 "count=count+excluded.count, last=excluded.last",
+                 [(k[0], k[1], *v) for k, v in acc.items()])
+        many("INSERT INTO state_time VALUES (?,?,?,?) ON CONFLICT(entity_id, bucket, state) DO UPDATE SET "
+             "seconds=seconds+excluded.seconds", [(*k, v) for k, v in ops.state_time.items()])
+        many("INSERT INTO entities VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(entity_id) DO UPDATE SET "
+             "integration=excluded.integration, name=COALESCE(excluded.name, name), "
+             "area=COALESCE(excluded.area, area), device_id=COALESCE(excluded.device_id, device_id), "
+             "info=CASE WHEN excluded.info='{}' THEN info ELSE excluded.info END, "
+             "seq=CASE WHEN excluded.info='{}' THEN seq ELSE excluded.seq END",
+             list(ops.entities.values()))
+        many("INSERT INTO devices VALUES (?,?,?,?,?) ON CONFLICT(device_id) DO UPDATE SET "
+             "integration=excluded.integration, name=excluded.name, area=excluded.area, info=excluded.info",
+             list(ops.devices.values()))
+        many("DELETE FROM entities WHERE entity_id=?", [(e,) for e in ops.removed_entities])
+        self.statements.append(("UPDATE projection_position SET seq=?", (position,), False))
+
+
+async def _in_thread(conn: aiosqlite.Connection, fn: Any) -> Any:
+    """Run `fn(sqlite3.Connection)` on aiosqlite's own thread, the one that owns the connection.
+    (aiosqlite has no public call for this; `_execute` is its one seam for it.)"""
+    return await conn._execute(lambda: fn(conn._conn))
+
+
+def _begin(raw: sqlite3.Connection) -> int:
+    raw.execute("BEGIN IMMEDIATE")
+    try:
+        return int(raw.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
+    except BaseException:
+        raw.execute("ROLLBACK")
+        raise
+
+
+def _finish(raw: sqlite3.Connection, statements: list[tuple[str, Any, bool]]) -> None:
+    try:
+        for sql, params, many in statements:
+            if many:
+                raw.executemany(sql, params)
+            else:
+                raw.execute(sql, params)
+        raw.execute("COMMIT")
+    except BaseException:
+        if raw.in_transaction:
+            raw.execute("ROLLBACK")
+        raise
 
 
 def _notify_dir(path: str) -> Path:
@@ -225,24 +246,19 @@ class SqliteBackend(Backend):
         conn = self._conn(self._writer)
         async with self._write_lock:
             try:
-                await conn.execute("BEGIN IMMEDIATE")
+                head = await _in_thread(conn, _begin)
             except sqlite3.Error as exc:
                 raise _store_error(exc, self.path) from None
+            tx = _SqliteTx(conn, head)
             try:
-                yield _SqliteTx(conn)
-            except sqlite3.Error as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    await conn.execute("ROLLBACK")
-                raise _store_error(exc, self.path) from None
+                yield tx
             except BaseException:
                 with contextlib.suppress(sqlite3.Error):
                     await conn.execute("ROLLBACK")
                 raise
             try:
-                await conn.execute("COMMIT")
+                await _in_thread(conn, lambda raw: _finish(raw, tx.statements))
             except sqlite3.Error as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    await conn.execute("ROLLBACK")
                 raise _store_error(exc, self.path) from None
 
     def _conn(self, conn: aiosqlite.Connection | None) -> aiosqlite.Connection:
@@ -372,11 +388,11 @@ class SqliteBackend(Backend):
     # --- maintenance ---------------------------------------------------------
 
     async def reset_projections(self) -> None:
-        async with self.transaction():
-            conn = self._conn(self._writer)
+        async with self.transaction() as tx:
+            assert isinstance(tx, _SqliteTx)
             for table in PROJECTION_TABLES:
-                await conn.execute(f"DELETE FROM {table}")
-            await conn.execute("UPDATE projection_position SET seq=0")
+                tx.statements.append((f"DELETE FROM {table}", (), False))
+            tx.statements.append(("UPDATE projection_position SET seq=0", (), False))
 
     async def apply_retention(self, entity_cutoffs: dict[str, int], default_cutoff: int) -> dict[str, int]:
         counts = {"events": 0, "history": 0, "stats_5m": 0}
