@@ -337,6 +337,59 @@ def cmd_verify(args: argparse.Namespace, config: Config) -> int:
     return 0 if report["ok"] else 1
 
 
+@verb("mcp")
+def cmd_mcp(args: argparse.Namespace, config: Config) -> int:
+    from hub.mcp import run_stdio
+
+    asyncio.run(run_stdio(args.config))
+    return 0
+
+
+@verb("automations test")
+def cmd_automations_test(args: argparse.Namespace, config: Config) -> int:
+    from automations.replay import format_json, format_text, replay
+
+    async def go() -> Any:
+        async with reading(config) as lg:
+            return await replay(lg, args.file, parse_time_us(args.since), hub=config.hub)
+
+    report = asyncio.run(go())
+    print(format_json(report) if args.json else format_text(report))
+    return 0
+
+
+@verb("migrate")
+def cmd_migrate(args: argparse.Namespace, config: Config) -> int:
+    from hub.migrate import migrate
+
+    source = config.database_url
+    if source.startswith("postgres"):
+        raise UserError("hub migrate copies an SQLite log: this configuration's database is already PostgreSQL")
+
+    def progress(done: int, total: int) -> None:
+        if not args.json:
+            print(f"\rcopied {done:,} of {total:,} events", end="", file=sys.stderr, flush=True)
+
+    report = asyncio.run(migrate(source, args.to, progress=progress))
+    if args.json:
+        print(json.dumps(report.to_dict()))
+    else:
+        print(file=sys.stderr)
+        info = report.to_dict()
+        print(f"migrated {info['events']:,} events to {info['target']} (verified by counts and checksum "
+              f"{str(info['checksum'])[:16]}); set hub.database to that URL in config.yaml to use it")
+    return 0
+
+
+@verb("ring login")
+def cmd_ring_login(args: argparse.Namespace, config: Config) -> int:
+    from integrations.ring import login_from_config
+
+    path = asyncio.run(login_from_config(config, args.id))
+    print(f"signed in to Ring; token stored in {path} (readable only by you)")
+    return 0
+
+
 # --- parsing --------------------------------------------------------------------
 
 
@@ -375,6 +428,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("backup", parents=[common], help="online backup of the database")
     p.add_argument("path")
     sub.add_parser("verify", parents=[common], help="integrity check of log and projections")
+    sub.add_parser("mcp", parents=[common], help="the MCP server over stdio (for Claude Desktop and Code)")
+    autos = sub.add_parser("automations", parents=[common], help="automation tools").add_subparsers(
+        dest="automations_verb", required=True)
+    p = autos.add_parser("test", parents=[common], help="replay recorded history through rules, executing nothing")
+    p.add_argument("file", help="a YAML file of automations")
+    p.add_argument("--since", default="7d")
+    p = sub.add_parser("migrate", parents=[common], help="copy the SQLite log into PostgreSQL (resumable)")
+    p.add_argument("--to", required=True, help="postgresql://user@host/db")
+    ring = sub.add_parser("ring", parents=[common], help="Ring account").add_subparsers(dest="ring_verb", required=True)
+    p = ring.add_parser("login", parents=[common], help="sign in to Ring (asks for the two-factor code)")
+    p.add_argument("--id", help="the ring integration's id when there are several")
     return parser
 
 
@@ -382,6 +446,9 @@ def _setup_logging(args: argparse.Namespace) -> None:
     level = logging.DEBUG if args.verbose else (logging.INFO if args.verb in ("run",) else logging.WARNING)
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # At DEBUG these print raw HTTP headers: session cookies, CSRF and bearer tokens.
+    for noisy in ("httpcore", "httpx", "websockets", "asyncssh", "aiohttp", "mcp", "fastmcp", "sse_starlette"):
+        logging.getLogger(noisy).setLevel(max(level, logging.INFO) if noisy != "httpx" else logging.WARNING)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -390,7 +457,9 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args)
     try:
         config = load_config(args.config)
-        return int(VERBS[args.verb](args, config) or 0)
+        name = args.verb + {"ring": f" {getattr(args, 'ring_verb', '')}",
+                            "automations": f" {getattr(args, 'automations_verb', '')}"}.get(args.verb, "")
+        return int(VERBS[name](args, config) or 0)
     except ConfigError as exc:
         if args.verb == "check" and args.json:
             print(json.dumps({"ok": False, "problems": exc.problems}))

@@ -44,10 +44,11 @@ DOMAIN_COMMANDS: dict[str, tuple[str, ...]] = {
 
 def normalise_command(command: str, entity_id: str | None) -> str:
     """`light.turn_on` on a light is `turn_on`; `unifi.block_client` stays as it is."""
-    if "." in command and entity_id and command.split(".", 1)[0] == entity_id.split(".", 1)[0]:
-        return command.split(".", 1)[1]
-    if "." in command and command.split(".", 1)[0] in DOMAIN_COMMANDS:
-        return command.split(".", 1)[1]
+    if "." not in command or not entity_id or not ev.is_entity_id(entity_id):
+        return command  # an instance target (`hub send ring ring.siren_on`) keeps its full name
+    prefix, verb = command.split(".", 1)
+    if prefix == entity_id.split(".", 1)[0] or prefix in DOMAIN_COMMANDS:
+        return verb
     return command
 
 
@@ -79,15 +80,35 @@ async def send_command(log_: EventLog, command: str, target: list[str] | str, da
 
 
 async def wait_outcome(sub: Any, request: Event, timeout: float) -> Event | None:
-    """The first outcome event whose causation is `request`, or None after `timeout` seconds."""
+    """The outcome of `request`, or None after `timeout` seconds. With several daemons on one
+    log each reports the targets it owns; this waits until every target is reported and
+    answers with a failure if any part failed."""
+    wanted = set(request.data.get("target") or [])
+    outcomes: list[Event] = []
+    covered: set[str] = set()
     try:
         async with asyncio.timeout(timeout):
             async for event in sub:
-                if event.causation == request.seq:
-                    return event  # type: ignore[no-any-return]
+                if event.causation != request.seq:
+                    continue
+                outcomes.append(event)
+                covered |= set(event.data.get("target") or [])
+                if covered >= wanted:
+                    break
     except TimeoutError:
-        return None
-    return None
+        if not outcomes:
+            return None
+    if len(outcomes) == 1:
+        return outcomes[0]
+    failed = [o for o in outcomes if o.type == ev.COMMAND_FAILED]
+    if not failed:
+        return outcomes[-1]
+    merged = failed[0]
+    merged.data = {**merged.data, "reason": "; ".join(str(o.data.get("reason")) for o in failed)}
+    missing = wanted - covered
+    if missing:
+        merged.data["reason"] += f"; no daemon answered for {', '.join(sorted(missing))}"
+    return merged
 
 
 @dataclass
@@ -107,6 +128,8 @@ class CommandRouter:
         self.timeout = timeout
         self.owners: list[Owner] = []
         self.in_flight = 0
+        # With several daemons on one log, each executes only the targets it owns.
+        self.shared = log_.backend.shared
 
     def add_owner(self, name: str, owns: Callable[[str], bool], handle: Handler) -> None:
         self.owners.append(Owner(name, owns, handle))
@@ -127,12 +150,16 @@ class CommandRouter:
         finally:
             sub.close()
 
-    async def execute(self, request: Event) -> Event:
-        """Run one request on its owners and append its outcome."""
+    async def execute(self, request: Event) -> Event | None:
+        """Run one request on its owners and append its outcome (None: another daemon's)."""
         started = time.perf_counter()
         data = request.data
         command = str(data.get("command", ""))
         targets = [str(t) for t in data.get("target") or []]
+        if self.shared:
+            targets = [t for t in targets if self.owner_of(t) is not None]
+            if not targets:
+                return None
         failures: list[str] = []
         results: dict[str, Any] = {}
         self.in_flight += 1

@@ -14,7 +14,7 @@ from hub.commands import CommandRouter
 from hub.config import Config
 from hub.errors import ConfigError
 from hub.events import Event
-from hub.http import bind, build_app, serve
+from hub.http import Mount, bind, build_app, serve
 from hub.integration import Integration, IntegrationContext
 from hub.log import EventLog
 from hub.retention import retention_loop
@@ -86,6 +86,12 @@ class Daemon:
             self.supervisor.add(integration, ctx)
             self.integrations[integration.id] = integration
         self.supervisor.register_owners(self.router)
+        from automations.engine import AutomationEngine
+        from automations.watch import reload_file, watch
+
+        # Before hub_started is appended, so `trigger: homeassistant, event: start` sees it.
+        self.engine = AutomationEngine(self.log, config)
+        self.engine.register_owners(self.router)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.request_stop, f"received {signal.Signals(sig).name}")
@@ -102,7 +108,11 @@ class Daemon:
                         inner.create_task(self.router.run(after=started.seq), name="commands"),
                         inner.create_task(self.supervisor.run(), name="integrations"),
                         inner.create_task(retention_loop(self.log, config), name="retention"),
+                        inner.create_task(self.engine.run(), name="automations"),
+                        inner.create_task(watch(self.engine, config.path), name="automations-watch"),
                     ]
+                    loop.add_signal_handler(signal.SIGHUP, lambda: tasks.append(
+                        inner.create_task(reload_file(self.engine, config.path), name="automations-reload")))
                     for factory in self.extra_tasks:
                         tasks.append(inner.create_task(factory()))
                     if sock is not None:
@@ -116,12 +126,30 @@ class Daemon:
                 await self.log.flush()
                 writer.cancel()
         finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
 
     def http_app(self) -> Any:
-        return build_app(self.log, self.supervisor.status)
+        """/health, /metrics and the MCP server at /mcp (bearer token; loopback only without one)."""
+        from hub.mcp import build_server, http_app
+
+        mcp = self.config.mcp
+        token = mcp.token.get_secret_value() if mcp.token else None
+        app = http_app(build_server(self.log, self.config, integrations=self.integrations), token,
+                       mcp.allowed_hosts, mcp.allowed_origins)
+        return build_app(self.log, self.supervisor.status, extra_routes=[Mount("/", app=app)],
+                         lifespan=app.lifespan)
+
+
+def check_exposure(config: Config) -> None:
+    """Refuse to serve MCP beyond loopback without a token."""
+    from hub.mcp.auth import is_loopback
+
+    if config.hub.http.enabled and not is_loopback(config.hub.http.host) and config.mcp.token is None:
+        raise ConfigError(f"{config.path}: mcp.token is required when hub.http.host is {config.hub.http.host!r} "
+                          "(not loopback): set `mcp: {token: !env HUB_MCP_TOKEN}`, or listen on 127.0.0.1")
 
 
 async def run_daemon(config: Config) -> None:
+    check_exposure(config)
     await Daemon(config).run()

@@ -9,7 +9,6 @@ so a failed transaction leaves the fold as it was.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -124,6 +123,7 @@ class Fold:
             self._registry_overlay[event.entity_id or ""] = None
             self._overlay[event.entity_id or ""] = None
             if emit and event.entity_id:
+                ops.entities.pop(event.entity_id, None)
                 ops.removed_entities.add(event.entity_id)
                 ops.removed_states.add(event.entity_id)
                 ops.states.pop(event.entity_id, None)
@@ -156,8 +156,11 @@ class Fold:
             for bucket, secs in split_hours(old.last_changed, new.last_changed):
                 key = (entity_id, bucket, old.state)
                 ops.state_time[key] = ops.state_time.get(key, 0.0) + secs
-        if entity_id not in self.registry and entity_id not in self._registry_overlay:
+        known = self._registry_overlay[entity_id] if entity_id in self._registry_overlay \
+            else self.registry.get(entity_id)
+        if known is None:
             self._registry_overlay[entity_id] = {"integration": event.source}
+            ops.removed_entities.discard(entity_id)
             ops.entities.setdefault(entity_id, (entity_id, event.source, None, None, None,
                                                 entity_id.split(".", 1)[0], "{}", seq))
 

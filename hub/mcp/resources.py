@@ -7,7 +7,7 @@ from typing import Any
 
 from fastmcp import FastMCP
 
-from hub.mcp.rows import event_row
+from hub.mcp.rows import event_row, resource_errors
 from hub.mcp.tools_house import automations
 from hub.mcp.view import HubView
 from hub.store import EventFilter
@@ -22,6 +22,7 @@ def _json(value: Any) -> str:
 def register(mcp: FastMCP[Any], hub: HubView) -> None:
     @mcp.resource("entity://{entity_id}", mime_type="application/json", title="Entity",
                   description="An entity's current state, attributes and registry entry.")
+    @resource_errors
     async def entity(entity_id: str) -> str:
         await hub.check_entities([entity_id])
         st = (await hub.states()).get(entity_id)
@@ -32,6 +33,7 @@ def register(mcp: FastMCP[Any], hub: HubView) -> None:
 
     @mcp.resource("automation://{automation_id}", mime_type="application/json", title="Automation",
                   description="An automation's configuration and its recent runs with traces.")
+    @resource_errors
     async def automation(automation_id: str) -> str:
         listing = await automations(hub, automation_id, "30d", 5)
         config = next((a for a in hub.config.automations

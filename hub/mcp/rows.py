@@ -7,8 +7,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from fastmcp.exceptions import ToolError
-from fastmcp.server.middleware import Middleware, MiddlewareContext
+from fastmcp.exceptions import ResourceError, ToolError
 
 from hub.errors import HubError, UserError
 from hub.events import Event
@@ -36,28 +35,24 @@ def event_row(event: Event, tz: Any, *, data: bool = True) -> EventRow:
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
-def answers_errors(fn: F) -> F:
-    """Turns the hub's own errors in a tool into tool errors the model reads (anything else stays masked)."""
-
+def _translating(error: type[Exception], fn: F) -> F:
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return await fn(*args, **kwargs)
         except UserError as exc:
-            raise ToolError(str(exc)) from None
+            raise error(str(exc)) from None
         except HubError as exc:
-            raise ToolError(f"the hub could not answer: {exc}") from None
+            raise error(f"the hub could not answer: {exc}") from None
 
     return wrapper  # type: ignore[return-value]
 
 
-class UserErrors(Middleware):
-    """Turns the hub's own errors into tool errors the model can read (anything else stays masked)."""
+def answers_errors(fn: F) -> F:
+    """Turns the hub's own errors in a tool into tool errors the model reads (anything else stays masked)."""
+    return _translating(ToolError, fn)
 
-    async def on_read_resource(self, context: MiddlewareContext[Any], call_next: Any) -> Any:
-        try:
-            return await call_next(context)
-        except HubError as exc:
-            from fastmcp.exceptions import ResourceError
 
-            raise ResourceError(str(exc)) from None
+def resource_errors(fn: F) -> F:
+    """The same for resources."""
+    return _translating(ResourceError, fn)

@@ -14,7 +14,6 @@ from hub.config import Config, load_config
 from hub.integration import Integration
 from hub.log import EventLog, open_log
 from hub.mcp import resources, tools_commands, tools_events, tools_history, tools_house, tools_state, tools_status
-from hub.mcp.rows import UserErrors
 from hub.mcp.view import HubView
 
 log = logging.getLogger(__name__)
@@ -35,7 +34,7 @@ def build_server(log_: EventLog, config: Config, *,
     """The hub's MCP server on `log_` (projecting in the daemon, or not in `hub mcp`)."""
     hub = HubView(log_, config, integrations)
     server: FastMCP[Any] = FastMCP(f"hub ({config.hub.name})", instructions=INSTRUCTIONS,
-                                   mask_error_details=True, middleware=[UserErrors()])
+                                   mask_error_details=True)
     tools_state.register(server, hub)
     tools_history.register(server, hub)
     tools_events.register(server, hub)

@@ -12,11 +12,10 @@ from hub import events as ev
 from hub.errors import UserError
 from hub.explain import explain as explain_seq
 from hub.explain import format_chain
-from hub.mcp.models import EventList, Explanation, EventRow
+from hub.mcp.models import EventList, EventRow, Explanation
 from hub.mcp.paging import fit, size_tokens
-from hub.mcp.rows import bounded_data, event_row
+from hub.mcp.rows import answers_errors, bounded_data, event_row
 from hub.mcp.tools_state import READ
-from hub.mcp.rows import answers_errors
 from hub.mcp.view import HubView
 from hub.store import EventFilter
 

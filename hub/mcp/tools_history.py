@@ -14,7 +14,7 @@ from hub.mcp.paging import fit
 from hub.mcp.tools_state import READ
 from hub.mcp.rows import answers_errors
 from hub.mcp.view import HubView
-from hub.projections import FIVE_MIN, HOUR, split_hours
+from hub.projections import FIVE_MIN, HOUR
 from hub.states import as_number
 from hub.times import now_us, to_iso
 

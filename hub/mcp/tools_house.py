@@ -13,9 +13,8 @@ from hub.errors import UserError
 from hub.mcp.models import (Automation, AutomationList, AutomationRun, NetworkClient, NetworkList, SecurityDevice,
                             SecurityOverview)
 from hub.mcp.paging import fit
-from hub.mcp.rows import bounded_data, event_row
+from hub.mcp.rows import answers_errors, bounded_data, event_row
 from hub.mcp.tools_state import READ
-from hub.mcp.rows import answers_errors
 from hub.mcp.view import HubView
 from hub.states import as_number
 from hub.store import EventFilter
@@ -68,10 +67,12 @@ async def automations(hub: HubView, automation_id: str | None, since: str | None
         if isinstance(item, dict) and item.get("id"):
             configured[str(item["id"])] = item.get("alias")
     start, end = hub.window(since, None, "7d")
-    flt = EventFilter(types=(ev.AUTOMATION_TRIGGERED, ev.AUTOMATION_FINISHED), since=start, until=end,
+    # The window is applied here, not in SQL: "latest N of these types" follows the (type, seq) order.
+    flt = EventFilter(types=(ev.AUTOMATION_TRIGGERED, ev.AUTOMATION_FINISHED),
                       source=f"automation:{automation_id}" if automation_id else None, descending=True,
                       limit=RUN_SAMPLE)
-    found = await hub.log.read(flt)
+    sample = await hub.log.read(flt)
+    found = [e for e in sample if start <= e.time < end]
     finished: dict[str, Any] = {}
     by_id: dict[str, list[Any]] = {}
     for e in found:
@@ -108,7 +109,7 @@ async def automations(hub: HubView, automation_id: str | None, since: str | None
     kept, cut = fit(out, hub.budget - 300)
     answer = AutomationList(automations=kept, omitted=len(out) - len(kept))
     notes = []
-    if len(found) >= RUN_SAMPLE:
+    if len(sample) >= RUN_SAMPLE:
         notes.append(f"runs read from the latest {RUN_SAMPLE} automation events")
     if cut:
         notes.append("ask one automation_id for the rest")

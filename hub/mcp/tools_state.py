@@ -68,13 +68,14 @@ def register(mcp: FastMCP[Any], hub: HubView) -> None:
                     continue
             rows.append((-(st.last_changed if st else 0), entity_id, st, reg))
         rows.sort(key=lambda r: (r[0], r[1]))
+        total = len(rows)
         if cursor:
             pos = hub.cursors.resume("list_entities", query, cursor)
             after = (int(pos["k"]), str(pos["e"]))
             rows = [r for r in rows if (r[0], r[1]) > after]
         out = [entity_row(r[1], r[2], r[3], hub.tz) for r in rows]
         kept, cut = fit(out, hub.budget - 200, limit=limit)
-        answer = EntityList(entities=kept, total=len(rows), omitted=len(rows) - len(kept))
+        answer = EntityList(entities=kept, total=total, omitted=len(rows) - len(kept))
         if cut and kept:
             last = rows[len(kept) - 1]
             answer.cursor = hub.cursors.issue("list_entities", query, {"k": last[0], "e": last[1]})

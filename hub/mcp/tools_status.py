@@ -12,9 +12,8 @@ from pydantic import Field
 from hub import events as ev
 from hub.mcp.models import HubStatus, IntegrationHealth, Topic, TopicList
 from hub.mcp.paging import fit
-from hub.mcp.rows import event_row
+from hub.mcp.rows import answers_errors, event_row
 from hub.mcp.tools_state import READ
-from hub.mcp.rows import answers_errors
 from hub.mcp.view import HubView
 from hub.store import EventFilter
 from hub.times import now_us, to_iso

@@ -1,6 +1,6 @@
 """The storage seam: what a backend must do for the log, its projections and its readers.
 
-Every backend passes the shared contract suite in tests/contract/test_store_contract.py.
+Every backend passes the shared contract suite in tests/contract/store_contract.py.
 """
 
 from __future__ import annotations
@@ -80,8 +80,8 @@ class Backend(ABC):
     """A place to keep the log and its projections."""
 
     url: str
-    # True when one process may write while others read and write too (PostgreSQL);
-    # SQLite allows several appenders as well, serialised by its write lock.
+    # True when several daemons may run on this log, each owning its own entities (PostgreSQL).
+    shared: bool = False
 
     @abstractmethod
     async def open(self, *, create: bool = True) -> None:

@@ -14,126 +14,29 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 import asyncpg
 
 from hub.errors import LockedDatabase, StoreError
 from hub.events import Event
-from hub.projections import PROJECTIONS, Ops
+from hub.projections import PROJECTIONS
 from hub.states import State
-from hub.store.base import Backend, EventFilter, Tx, event_to_row, row_to_event
+from hub.store.base import Backend, EventFilter, Tx, row_to_event
 from hub.store.pg_admin import dump, redact, server_url
 from hub.store.postgres_schema import (
     GUARDS, MIGRATIONS, NOTIFY_CHANNEL, PROJECTION_COLUMNS, PROJECTION_TABLES, SCHEMA_VERSION, V1,
 )
+from hub.store.postgres_tx import COLUMNS, PgTx
 
 log = logging.getLogger(__name__)
 
-_COLUMNS = "seq, id, time, type, source, entity_id, data::text, causation, correlation"
-_EVENT_TYPES = ("bigint", "text", "bigint", "text", "text", "text", "text", "bigint", "text")
 _DAEMON_LOCK_CLASS = 0x6875  # "hu": the advisory-lock namespace of hub daemons
 _SCHEMA_LOCK = 0x68756273
 _POLL_SECONDS = 5.0  # wakeups() also yields this often, in case a notification was lost
 
-_EVENTS_INSERT = (
-    "INSERT INTO events (seq, id, time, type, source, entity_id, data, causation, correlation) "
-    "SELECT u.seq, u.id, u.time, u.type, u.source, u.entity_id, u.data::json, u.causation, u.correlation "
-    "FROM unnest(" + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_EVENT_TYPES)) + ") "
-    "AS u(seq, id, time, type, source, entity_id, data, causation, correlation)")
-
 DbError = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
-
-
-def _unnest(table: str, rows: Sequence[Sequence[Any]], types: Sequence[str], columns: Sequence[str],
-            suffix: str = "") -> tuple[str, list[list[Any]]]:
-    """One INSERT ... SELECT FROM unnest(arrays) statement for many rows (one round trip)."""
-    marks = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(types))
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({marks}) {suffix}"
-    return sql, [list(col) for col in zip(*rows)]
-
-
-def _upsert(table: str, rows: Sequence[Sequence[Any]], suffix: str) -> tuple[str, list[list[Any]]]:
-    cols = PROJECTION_COLUMNS[table]
-    return _unnest(table, rows, [t for _, t in cols], [c for c, _ in cols], suffix)
-
-
-class _PgTx(Tx):
-    def __init__(self, conn: asyncpg.Connection, head: int, token: str) -> None:
-        self.conn = conn
-        self._head = head
-        self._token = token
-
-    async def head(self) -> int:
-        return self._head
-
-    async def projected(self) -> int:
-        return int(await self.conn.fetchval("SELECT COALESCE(MIN(seq), 0) FROM projection_position"))
-
-    async def read_range(self, after: int, upto: int) -> list[Event]:
-        rows = await self.conn.fetch(f"SELECT {_COLUMNS} FROM events WHERE seq > $1 AND seq <= $2 ORDER BY seq",
-                                     after, upto)
-        return [row_to_event(tuple(r)) for r in rows]
-
-    async def existing(self, ids: list[str]) -> dict[str, int]:
-        rows = await self.conn.fetch("SELECT id, seq FROM events WHERE id = ANY($1::text[])", ids)
-        return {r[0]: r[1] for r in rows}
-
-    async def insert(self, events: list[Event]) -> None:
-        if not events:
-            return
-        args = [list(col) for col in zip(*(event_to_row(e) for e in events))]
-        sql = _EVENTS_INSERT
-        await self.conn.execute(sql, *args)
-        top = max(e.seq or 0 for e in events)
-        if top > self._head:
-            await self.conn.execute("UPDATE log_head SET seq = $1", top)
-            self._head = top
-        # Delivered at commit, and only if the transaction commits.
-        await self.conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, f"{self._token}:{top}")
-
-    async def apply(self, ops: Ops, position: int) -> None:
-        c = self.conn
-        statements: list[tuple[str, list[list[Any]]]] = []
-        if ops.history:
-            statements.append(_upsert("history", ops.history, "ON CONFLICT DO NOTHING"))
-        if ops.states:
-            statements.append(_upsert("states", list(ops.states.values()),
-                                      "ON CONFLICT (entity_id) DO UPDATE SET state=excluded.state, "
-                                      "attributes=excluded.attributes, last_changed=excluded.last_changed, "
-                                      "last_updated=excluded.last_updated, seq=excluded.seq"))
-        if ops.removed_states:
-            statements.append(("DELETE FROM states WHERE entity_id = ANY($1::text[])", [list(ops.removed_states)]))
-        for table, acc in (("stats_5m", ops.stats_5m), ("stats_hour", ops.stats_hour)):
-            if acc:
-                statements.append(_upsert(
-                    table, [(k[0], k[1], *v) for k, v in acc.items()],
-                    f"ON CONFLICT (entity_id, bucket) DO UPDATE SET min=LEAST({table}.min, excluded.min), "
-                    f"max=GREATEST({table}.max, excluded.max), sum={table}.sum+excluded.sum, "
-                    f"count={table}.count+excluded.count, last=excluded.last"))
-        if ops.state_time:
-            statements.append(_upsert("state_time", [(*k, v) for k, v in ops.state_time.items()],
-                                      "ON CONFLICT (entity_id, bucket, state) DO UPDATE SET "
-                                      "seconds=state_time.seconds+excluded.seconds"))
-        if ops.entities:
-            statements.append(_upsert(
-                "entities", list(ops.entities.values()),
-                "ON CONFLICT (entity_id) DO UPDATE SET integration=excluded.integration, "
-                "name=COALESCE(excluded.name, entities.name), area=COALESCE(excluded.area, entities.area), "
-                "device_id=COALESCE(excluded.device_id, entities.device_id), "
-                "info=CASE WHEN excluded.info='{}' THEN entities.info ELSE excluded.info END, "
-                "seq=CASE WHEN excluded.info='{}' THEN entities.seq ELSE excluded.seq END"))
-        if ops.devices:
-            statements.append(_upsert("devices", list(ops.devices.values()),
-                                      "ON CONFLICT (device_id) DO UPDATE SET integration=excluded.integration, "
-                                      "name=excluded.name, area=excluded.area, info=excluded.info"))
-        if ops.removed_entities:
-            statements.append(("DELETE FROM entities WHERE entity_id = ANY($1::text[])",
-                                [list(ops.removed_entities)]))
-        for sql, args in statements:
-            await c.execute(sql, *args)
-        await c.execute("UPDATE projection_position SET seq = $1", position)
 
 
 def _glob_regex(glob: str) -> str:
@@ -274,7 +177,7 @@ class PostgresBackend(Backend):
             except DbError as exc:
                 raise self._error(exc) from None
             try:
-                yield _PgTx(conn, head, self._token)
+                yield PgTx(conn, head, self._token)
             except BaseException as exc:
                 with contextlib.suppress(*DbError):
                     await tr.rollback()
@@ -349,7 +252,7 @@ class PostgresBackend(Backend):
     async def read(self, flt: EventFilter) -> list[Event]:
         where, params = self._where(flt)
         order = "DESC" if flt.descending else "ASC"
-        rows = await self._fetch(f"SELECT {_COLUMNS} FROM events{where} ORDER BY seq {order} "
+        rows = await self._fetch(f"SELECT {COLUMNS} FROM events{where} ORDER BY seq {order} "
                                  f"LIMIT ${len(params) + 1}", *params, flt.limit)
         return [row_to_event(tuple(r)) for r in rows]
 
@@ -358,11 +261,11 @@ class PostgresBackend(Backend):
         return int(await self._val(f"SELECT COUNT(*) FROM events{where}", *params))
 
     async def get(self, seq: int) -> Event | None:
-        rows = await self._fetch(f"SELECT {_COLUMNS} FROM events WHERE seq = $1", seq)
+        rows = await self._fetch(f"SELECT {COLUMNS} FROM events WHERE seq = $1", seq)
         return row_to_event(tuple(rows[0])) if rows else None
 
     async def get_by_id(self, event_id: str) -> Event | None:
-        rows = await self._fetch(f"SELECT {_COLUMNS} FROM events WHERE id = $1", event_id)
+        rows = await self._fetch(f"SELECT {COLUMNS} FROM events WHERE id = $1", event_id)
         return row_to_event(tuple(rows[0])) if rows else None
 
     async def load_states(self) -> list[State]:
@@ -419,6 +322,24 @@ class PostgresBackend(Backend):
             await conn.execute(f"TRUNCATE {', '.join(PROJECTION_TABLES)}")
             await conn.execute("UPDATE projection_position SET seq = 0")
 
+    async def replace_projections(self, tables: dict[str, AsyncIterable[tuple[Any, ...]]],
+                                  positions: dict[str, int], meta: dict[str, str]) -> dict[str, int]:
+        """Replace every projection row, position and the given meta keys in one transaction
+        (for `hub migrate`, which brings statistics whose events retention has dropped)."""
+        counts: dict[str, int] = {}
+        async with self.transaction() as tx:
+            conn: asyncpg.Connection = tx.conn  # type: ignore[attr-defined]
+            await conn.execute(f"TRUNCATE {', '.join(PROJECTION_TABLES)}")
+            for table, records in tables.items():
+                status = await conn.copy_records_to_table(
+                    table, records=records, columns=[c for c, _ in PROJECTION_COLUMNS[table]])
+                counts[table] = int(status.rsplit(" ", 1)[-1])
+            await conn.executemany("UPDATE projection_position SET seq = $2 WHERE name = $1",
+                                   list(positions.items()))
+            await conn.executemany("INSERT INTO meta VALUES ($1, $2) ON CONFLICT (key) DO UPDATE "
+                                   "SET value = excluded.value", list(meta.items()))
+        return counts
+
     async def apply_retention(self, entity_cutoffs: dict[str, int], default_cutoff: int) -> dict[str, int]:
         counts = {"events": 0, "history": 0, "stats_5m": 0}
 
@@ -465,7 +386,7 @@ class PostgresBackend(Backend):
                     "SELECT COALESCE((SELECT value FROM meta WHERE key='retained_upto'), '0')"))
                 above = int(await conn.fetchval("SELECT COUNT(*) FROM events WHERE seq > $1", floor))
                 triggers = {r[0]: r[1] for r in await conn.fetch(
-                    "SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'events'::regclass "
+                    "SELECT tgname, tgenabled::text FROM pg_trigger WHERE tgrelid = 'events'::regclass "
                     "AND NOT tgisinternal")}
                 positions = {r[0]: r[1] for r in await conn.fetch("SELECT name, seq FROM projection_position")}
         except DbError as exc:
@@ -524,11 +445,18 @@ class PostgresBackend(Backend):
         async def connect() -> asyncpg.Connection | None:
             try:
                 conn = await asyncpg.connect(self.url)
-                await conn.add_listener(NOTIFY_CHANNEL, heard)
-                return conn
             except DbError as exc:
                 log.warning("cannot listen for new events on %s: %s", self.safe_url, self._error(exc))
                 return None
+            try:
+                await conn.add_listener(NOTIFY_CHANNEL, heard)
+            except BaseException as exc:  # cancelled or failed: never leave the connection open
+                conn.terminate()
+                if isinstance(exc, DbError):
+                    log.warning("cannot listen for new events on %s: %s", self.safe_url, self._error(exc))
+                    return None
+                raise
+            return conn
 
         state: dict[str, asyncpg.Connection | None] = {"conn": await connect()}
 

@@ -13,7 +13,7 @@ queries (`light.%`) can use the indexes whatever the database's locale.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 NOTIFY_CHANNEL = "hub_events"
 
@@ -34,8 +34,8 @@ CREATE TABLE IF NOT EXISTS events (
     correlation text COLLATE "C"
 );
 CREATE INDEX IF NOT EXISTS events_time ON events(time);
-CREATE INDEX IF NOT EXISTS events_entity ON events(entity_id, time) WHERE entity_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_type ON events(type, time);
+CREATE INDEX IF NOT EXISTS events_entity ON events(entity_id, seq) WHERE entity_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_type ON events(type, seq);
 CREATE INDEX IF NOT EXISTS events_causation ON events(causation) WHERE causation IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_correlation ON events(correlation) WHERE correlation IS NOT NULL;
 
@@ -116,4 +116,7 @@ PROJECTION_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 # Migrations: MIGRATIONS[n] takes a database at version n to n + 1.
-MIGRATIONS: dict[int, str] = {}
+MIGRATIONS: dict[int, str] = {
+    # Version 2: `query_events` by source pages newest-first without scanning the log.
+    1: "CREATE INDEX IF NOT EXISTS events_source ON events(source, seq);",
+}

@@ -298,7 +298,7 @@ class SqliteBackend(Backend):
             params.append(flt.entity_id)
         if flt.entity_glob is not None:
             clauses.append("entity_id GLOB ?")
-            params.append(flt.entity_glob)
+            params.append(flt.entity_glob.replace("[!", "[^"))  # fnmatch's negation in GLOB's spelling
         if flt.source is not None:
             clauses.append("source = ?")
             params.append(flt.source)

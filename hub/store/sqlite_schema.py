@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Version 1: the log, its append-only guards and the projections.
 V1 = """
@@ -19,8 +19,8 @@ CREATE TABLE IF NOT EXISTS events (
     correlation TEXT
 );
 CREATE INDEX IF NOT EXISTS events_time ON events(time);
-CREATE INDEX IF NOT EXISTS events_entity ON events(entity_id, time) WHERE entity_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_type ON events(type, time);
+CREATE INDEX IF NOT EXISTS events_entity ON events(entity_id, seq) WHERE entity_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_type ON events(type, seq);
 CREATE INDEX IF NOT EXISTS events_causation ON events(causation) WHERE causation IS NOT NULL;
 CREATE TABLE IF NOT EXISTS retention_gate (upto INTEGER NOT NULL);
 CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
@@ -63,4 +63,7 @@ CREATE TABLE IF NOT EXISTS devices (
 PROJECTION_TABLES = ("states", "history", "stats_5m", "stats_hour", "state_time", "entities", "devices")
 
 # Migrations: MIGRATIONS[n] takes a database at version n to n + 1.
-MIGRATIONS: dict[int, str] = {}
+MIGRATIONS: dict[int, str] = {
+    # Version 2: `query_events` by source pages newest-first without scanning the log.
+    1: "CREATE INDEX IF NOT EXISTS events_source ON events(source, seq);",
+}

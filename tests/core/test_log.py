@@ -139,3 +139,22 @@ async def test_reopening_restores_state_and_positions(tmp_path: Path) -> None:
         state = log.current_state("sensor.t")
         assert state is not None and state.state == "20.5"
         assert await log.report_state("sensor.t", "20.5", {"unit_of_measurement": "°C"}, source="demo") is None
+
+
+async def test_an_older_schema_is_migrated_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    async with open_log(str(path), synchronous="normal") as log:
+        await log.append(Event("device_event", "s"))
+    conn = sqlite3.connect(path)
+    conn.execute("DROP INDEX events_source")  # as a version-1 database was
+    conn.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+    conn.commit()
+    conn.close()
+    async with open_log(str(path), synchronous="normal") as log:
+        assert log.head == 1
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
+        assert conn.execute("SELECT 1 FROM sqlite_master WHERE name='events_source'").fetchone() == (1,)
+    finally:
+        conn.close()

@@ -1,0 +1,1 @@
+"""The rule engine: Home Assistant-style automations, scripts, schedules, notifications and replay."""
