@@ -443,7 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
-    level = logging.DEBUG if args.verbose else (logging.INFO if args.verb in ("run",) else logging.WARNING)
+    level = logging.DEBUG if args.verbose else (logging.INFO if args.verb in ("run", "mcp") else logging.WARNING)
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # At DEBUG these print raw HTTP headers: session cookies, CSRF and bearer tokens.

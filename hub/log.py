@@ -257,9 +257,12 @@ class EventLog:
 
     async def _writer(self) -> None:
         delay = 0.05
+        last_batch = 0
         while True:
             await self._has_work.wait()
-            if self.linger and self._pending_count < 64:
+            # A short bounded wait lets concurrent appenders join the next commit; a lone appender
+            # (the last commit carried one item) is not made to wait for company that is not coming.
+            if self.linger and last_batch > 1 and self._pending_count < 64:
                 await asyncio.sleep(self.linger)
             batch: list[_Item] = []
             size = 0
@@ -276,6 +279,7 @@ class EventLog:
                 delay = min(delay * 2, 5.0)
                 continue
             delay = 0.05
+            last_batch = len(batch)
             for _ in batch:
                 self._pending.popleft()
             self._pending_count -= size

@@ -61,7 +61,7 @@ def solar_position(when: datetime, latitude: float, longitude: float) -> tuple[f
     return elevation, azimuth
 
 
-def _event_on_day(day: datetime, latitude: float, longitude: float, rising: bool,
+def event_on_day(day: datetime, latitude: float, longitude: float, rising: bool,
                   altitude: float = HORIZON) -> datetime | None:
     """Sunrise (rising=True) or sunset on the UTC date of `day`, or None (polar day/night)."""
     noon = datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc)
@@ -87,7 +87,7 @@ def next_event(after: datetime, latitude: float, longitude: float, rising: bool,
     after = after.astimezone(timezone.utc)
     for offset in range(-1, 367):
         day = after + timedelta(days=offset)
-        when = _event_on_day(day, latitude, longitude, rising, altitude)
+        when = event_on_day(day, latitude, longitude, rising, altitude)
         if when is not None and when > after:
             return when
     return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -43,3 +43,23 @@ async def _no_leftover_tasks() -> AsyncIterator[None]:
         await asyncio.sleep(0.01)
     names = ", ".join(sorted(t.get_name() + ":" + getattr(t.get_coro(), "__qualname__", "?") for t in left))
     pytest.fail(f"test left {len(left)} task(s) running: {names}")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A private PostgreSQL cluster for the session (or the machine's server on 127.0.0.1:5432)."""
+    from hub.store.pg_cluster import test_server
+
+    with test_server() as url:
+        if url is None:
+            pytest.skip("no PostgreSQL: install it (apt-get install postgresql) to run these tests")
+        yield url
+
+
+@pytest.fixture
+async def pg_url(pg_server: str) -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database, dropped after the test."""
+    from hub.store.pg_cluster import scratch_database
+
+    async with scratch_database(pg_server) as url:
+        yield url

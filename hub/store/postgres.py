@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 from collections.abc import AsyncIterable, AsyncIterator
@@ -20,15 +19,14 @@ from typing import Any
 import asyncpg
 
 from hub.errors import LockedDatabase, StoreError
-from hub.events import Event
 from hub.projections import PROJECTIONS
-from hub.states import State
-from hub.store.base import Backend, EventFilter, Tx, row_to_event
+from hub.store.reads import SqlReads
+from hub.store.base import Backend, Tx
 from hub.store.pg_admin import dump, redact, server_url
 from hub.store.postgres_schema import (
     GUARDS, MIGRATIONS, NOTIFY_CHANNEL, PROJECTION_COLUMNS, PROJECTION_TABLES, SCHEMA_VERSION, V1,
 )
-from hub.store.postgres_tx import COLUMNS, PgTx
+from hub.store.postgres_tx import PgTx
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +71,7 @@ def _like_prefix(glob: str) -> str | None:
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-class PostgresBackend(Backend):
+class PostgresBackend(SqlReads, Backend):
     """The log in a PostgreSQL database; several hubs may share it."""
 
     shared = True  # several daemons (with different names) may run on one log
@@ -211,108 +209,19 @@ class PostgresBackend(Backend):
     async def head(self) -> int:
         return int(await self._val("SELECT seq FROM log_head"))
 
-    async def positions(self) -> dict[str, int]:
-        return {r[0]: r[1] for r in await self._fetch("SELECT name, seq FROM projection_position")}
+    async def _rows(self, sql: str, *params: Any) -> list[Any]:
+        return await self._fetch(_numbered(sql), *params)
 
-    def _where(self, flt: EventFilter) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
+    def _in_clause(self, column: str, values: Any) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(?::text[])", [list(values)]
 
-        def add(clause: str, value: Any) -> None:
-            params.append(value)
-            clauses.append(clause.replace("?", f"${len(params)}"))
+    def _glob_clauses(self, pattern: str) -> list[tuple[str, Any]]:
+        prefix = _like_prefix(pattern)
+        clauses = [("entity_id LIKE ?", prefix)] if prefix is not None else []
+        return clauses + [("entity_id ~ ?", _glob_regex(pattern))]
 
-        if flt.after:
-            add("seq > ?", flt.after)
-        if flt.before is not None:
-            add("seq < ?", flt.before)
-        if flt.types:
-            add("type = ANY(?::text[])", list(flt.types))
-        if flt.entity_id is not None:
-            add("entity_id = ?", flt.entity_id)
-        if flt.entity_glob is not None:
-            prefix = _like_prefix(flt.entity_glob)
-            if prefix is not None:
-                add("entity_id LIKE ?", prefix)
-            add("entity_id ~ ?", _glob_regex(flt.entity_glob))
-        if flt.source is not None:
-            add("source = ?", flt.source)
-        if flt.since is not None:
-            add("time >= ?", flt.since)
-        if flt.until is not None:
-            add("time < ?", flt.until)
-        if flt.correlation is not None:
-            add("correlation = ?", flt.correlation)
-        if flt.causation is not None:
-            add("causation = ?", flt.causation)
-        if flt.text:
-            add("strpos(data::text, ?) > 0", flt.text)
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
-
-    async def read(self, flt: EventFilter) -> list[Event]:
-        where, params = self._where(flt)
-        order = "DESC" if flt.descending else "ASC"
-        rows = await self._fetch(f"SELECT {COLUMNS} FROM events{where} ORDER BY seq {order} "
-                                 f"LIMIT ${len(params) + 1}", *params, flt.limit)
-        return [row_to_event(tuple(r)) for r in rows]
-
-    async def count(self, flt: EventFilter) -> int:
-        where, params = self._where(flt)
-        return int(await self._val(f"SELECT COUNT(*) FROM events{where}", *params))
-
-    async def get(self, seq: int) -> Event | None:
-        rows = await self._fetch(f"SELECT {COLUMNS} FROM events WHERE seq = $1", seq)
-        return row_to_event(tuple(rows[0])) if rows else None
-
-    async def get_by_id(self, event_id: str) -> Event | None:
-        rows = await self._fetch(f"SELECT {COLUMNS} FROM events WHERE id = $1", event_id)
-        return row_to_event(tuple(rows[0])) if rows else None
-
-    async def load_states(self) -> list[State]:
-        rows = await self._fetch("SELECT entity_id, state, attributes, last_changed, last_updated FROM states")
-        return [State(r[0], r[1], json.loads(r[2]), r[3], r[4]) for r in rows]
-
-    async def load_registry(self) -> dict[str, dict[str, Any]]:
-        rows = await self._fetch("SELECT entity_id, integration, name, area, device_id, domain, info FROM entities")
-        return {r[0]: {"entity_id": r[0], "integration": r[1], "name": r[2], "area": r[3], "device_id": r[4],
-                       "domain": r[5], "info": json.loads(r[6])} for r in rows}
-
-    async def devices(self) -> dict[str, dict[str, Any]]:
-        rows = await self._fetch("SELECT device_id, integration, name, area, info FROM devices")
-        return {r[0]: {"device_id": r[0], "integration": r[1], "name": r[2], "area": r[3],
-                       "info": json.loads(r[4])} for r in rows}
-
-    async def entity_ids(self) -> list[str]:
-        rows = await self._fetch("SELECT entity_id FROM states UNION SELECT entity_id FROM entities")
-        return [r[0] for r in rows]
-
-    async def history(self, entity_id: str, start: int, end: int, limit: int | None = None,
-                      *, include_start_state: bool = True) -> list[State]:
-        out: list[State] = []
-        if include_start_state:
-            rows = await self._fetch(
-                "SELECT state, attributes, last_changed, time FROM history WHERE entity_id=$1 AND time<$2 "
-                "ORDER BY time DESC, seq DESC LIMIT 1", entity_id, start)
-            out.extend(State(entity_id, r[0], json.loads(r[1]), r[2], r[3]) for r in rows)
-        rows = await self._fetch(
-            "SELECT state, attributes, last_changed, time FROM history WHERE entity_id=$1 AND time>=$2 "
-            "AND time<$3 ORDER BY time, seq LIMIT $4", entity_id, start, end, limit)
-        out.extend(State(entity_id, r[0], json.loads(r[1]), r[2], r[3]) for r in rows)
-        return out
-
-    async def statistics(self, entity_id: str, start: int, end: int, period: str) -> list[dict[str, Any]]:
-        table = {"5m": "stats_5m", "hour": "stats_hour"}[period]
-        rows = await self._fetch(
-            f"SELECT bucket, min, max, sum, count, last FROM {table} WHERE entity_id=$1 AND bucket>=$2 "
-            "AND bucket<$3 ORDER BY bucket", entity_id, start, end)
-        return [{"bucket": r[0], "min": r[1], "max": r[2], "mean": r[3] / r[4] if r[4] else None,
-                 "sum": r[3], "count": r[4], "last": r[5]} for r in rows]
-
-    async def state_time(self, entity_id: str, start: int, end: int) -> list[dict[str, Any]]:
-        rows = await self._fetch(
-            "SELECT bucket, state, seconds FROM state_time WHERE entity_id=$1 AND bucket>=$2 AND bucket<$3 "
-            "ORDER BY bucket, state", entity_id, start, end)
-        return [{"bucket": r[0], "state": r[1], "seconds": r[2]} for r in rows]
+    def _text_clause(self) -> str:
+        return "strpos(data::text, ?) > 0"
 
     # --- maintenance ---------------------------------------------------------
 
@@ -482,3 +391,9 @@ class PostgresBackend(Backend):
 
     async def notify(self) -> None:
         """Nothing to do: every write transaction sends NOTIFY as it commits."""
+
+
+def _numbered(sql: str) -> str:
+    """`?` placeholders as PostgreSQL's `$1, $2, ...` (the shared queries contain no other `?`)."""
+    parts = sql.split("?")
+    return "".join(part + (f"${n}" if n < len(parts) else "") for n, part in enumerate(parts, 1))

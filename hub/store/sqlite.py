@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import fcntl
 import hashlib
-import json
 import logging
 import os
 import socket
@@ -21,13 +20,13 @@ import aiosqlite
 from hub.errors import CorruptDatabase, LockedDatabase, StoreError
 from hub.events import Event
 from hub.projections import PROJECTIONS, Ops
-from hub.states import State
-from hub.store.base import Backend, EventFilter, Tx, event_to_row, row_to_event
+from hub.store.base import Backend, Tx, event_to_row, row_to_event
+from hub.store.reads import COLUMNS as _COLUMNS
+from hub.store.reads import SqlReads
 from hub.store.sqlite_schema import MIGRATIONS, PROJECTION_TABLES, SCHEMA_VERSION, V1
 
 log = logging.getLogger(__name__)
 
-_COLUMNS = "seq, id, time, type, source, entity_id, data, causation, correlation"
 
 
 def _store_error(exc: sqlite3.Error, path: str) -> StoreError:
@@ -141,7 +140,7 @@ def _notify_dir(path: str) -> Path:
     return Path(tempfile.gettempdir()) / f"hub-{digest}"
 
 
-class SqliteBackend(Backend):
+class SqliteBackend(SqlReads, Backend):
     """The log in one SQLite file (WAL)."""
 
     def __init__(self, path: str, *, synchronous: str = "full") -> None:
@@ -279,111 +278,17 @@ class SqliteBackend(Backend):
         rows = await self._fetch("SELECT COALESCE(MAX(seq), 0) FROM events")
         return int(rows[0][0])
 
-    async def positions(self) -> dict[str, int]:
-        return {name: seq for name, seq in await self._fetch("SELECT name, seq FROM projection_position")}
+    async def _rows(self, sql: str, *params: Any) -> list[Any]:
+        return await self._fetch(sql, params)
 
-    def _where(self, flt: EventFilter) -> tuple[str, list[Any]]:
-        clauses, params = [], []  # type: ignore[var-annotated]
-        if flt.after:
-            clauses.append("seq > ?")
-            params.append(flt.after)
-        if flt.before is not None:
-            clauses.append("seq < ?")
-            params.append(flt.before)
-        if flt.types:
-            clauses.append(f"type IN ({','.join('?' * len(flt.types))})")
-            params.extend(flt.types)
-        if flt.entity_id is not None:
-            clauses.append("entity_id = ?")
-            params.append(flt.entity_id)
-        if flt.entity_glob is not None:
-            clauses.append("entity_id GLOB ?")
-            params.append(flt.entity_glob.replace("[!", "[^"))  # fnmatch's negation in GLOB's spelling
-        if flt.source is not None:
-            clauses.append("source = ?")
-            params.append(flt.source)
-        if flt.since is not None:
-            clauses.append("time >= ?")
-            params.append(flt.since)
-        if flt.until is not None:
-            clauses.append("time < ?")
-            params.append(flt.until)
-        if flt.correlation is not None:
-            clauses.append("correlation = ?")
-            params.append(flt.correlation)
-        if flt.causation is not None:
-            clauses.append("causation = ?")
-            params.append(flt.causation)
-        if flt.text:
-            clauses.append("instr(data, ?) > 0")
-            params.append(flt.text)
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+    def _glob_clauses(self, pattern: str) -> list[tuple[str, Any]]:
+        return [("entity_id GLOB ?", pattern.replace("[!", "[^"))]  # fnmatch's negation in GLOB's spelling
 
-    async def read(self, flt: EventFilter) -> list[Event]:
-        where, params = self._where(flt)
-        order = "DESC" if flt.descending else "ASC"
-        rows = await self._fetch(f"SELECT {_COLUMNS} FROM events{where} ORDER BY seq {order} LIMIT ?",
-                                 (*params, flt.limit))
-        return [row_to_event(tuple(r)) for r in rows]
+    def _text_clause(self) -> str:
+        return "instr(data, ?) > 0"
 
-    async def count(self, flt: EventFilter) -> int:
-        where, params = self._where(flt)
-        rows = await self._fetch(f"SELECT COUNT(*) FROM events{where}", params)
-        return int(rows[0][0])
-
-    async def get(self, seq: int) -> Event | None:
-        rows = await self._fetch(f"SELECT {_COLUMNS} FROM events WHERE seq = ?", (seq,))
-        return row_to_event(tuple(rows[0])) if rows else None
-
-    async def get_by_id(self, event_id: str) -> Event | None:
-        rows = await self._fetch(f"SELECT {_COLUMNS} FROM events WHERE id = ?", (event_id,))
-        return row_to_event(tuple(rows[0])) if rows else None
-
-    async def load_states(self) -> list[State]:
-        rows = await self._fetch("SELECT entity_id, state, attributes, last_changed, last_updated FROM states")
-        return [State(r[0], r[1], json.loads(r[2]), r[3], r[4]) for r in rows]
-
-    async def load_registry(self) -> dict[str, dict[str, Any]]:
-        rows = await self._fetch("SELECT entity_id, integration, name, area, device_id, domain, info FROM entities")
-        return {r[0]: {"entity_id": r[0], "integration": r[1], "name": r[2], "area": r[3], "device_id": r[4],
-                       "domain": r[5], "info": json.loads(r[6])} for r in rows}
-
-    async def devices(self) -> dict[str, dict[str, Any]]:
-        rows = await self._fetch("SELECT device_id, integration, name, area, info FROM devices")
-        return {r[0]: {"device_id": r[0], "integration": r[1], "name": r[2], "area": r[3],
-                       "info": json.loads(r[4])} for r in rows}
-
-    async def entity_ids(self) -> list[str]:
-        rows = await self._fetch("SELECT entity_id FROM states UNION SELECT entity_id FROM entities")
-        return [r[0] for r in rows]
-
-    async def history(self, entity_id: str, start: int, end: int, limit: int | None = None,
-                      *, include_start_state: bool = True) -> list[State]:
-        out: list[State] = []
-        if include_start_state:
-            rows = await self._fetch(
-                "SELECT state, attributes, last_changed, time FROM history WHERE entity_id=? AND time<? "
-                "ORDER BY time DESC, seq DESC LIMIT 1", (entity_id, start))
-            out.extend(State(entity_id, r[0], json.loads(r[1]), r[2], r[3]) for r in rows)
-        rows = await self._fetch(
-            "SELECT state, attributes, last_changed, time FROM history WHERE entity_id=? AND time>=? AND time<? "
-            "ORDER BY time, seq LIMIT ?", (entity_id, start, end, -1 if limit is None else limit))
-        out.extend(State(entity_id, r[0], json.loads(r[1]), r[2], r[3]) for r in rows)
-        return out
-
-    async def statistics(self, entity_id: str, start: int, end: int, period: str) -> list[dict[str, Any]]:
-        table = {"5m": "stats_5m", "hour": "stats_hour"}[period]
-        rows = await self._fetch(
-            f"SELECT bucket, min, max, sum, count, last FROM {table} WHERE entity_id=? AND bucket>=? AND bucket<? "
-            "ORDER BY bucket", (entity_id, start, end))
-        return [{"bucket": r[0], "min": r[1], "max": r[2], "mean": r[3] / r[4] if r[4] else None,
-                 "sum": r[3], "count": r[4], "last": r[5]} for r in rows]
-
-    async def state_time(self, entity_id: str, start: int, end: int) -> list[dict[str, Any]]:
-        rows = await self._fetch(
-            "SELECT bucket, state, seconds FROM state_time WHERE entity_id=? AND bucket>=? AND bucket<? "
-            "ORDER BY bucket, state", (entity_id, start, end))
-        return [{"bucket": r[0], "state": r[1], "seconds": r[2]} for r in rows]
+    def _no_limit(self) -> Any:
+        return -1
 
     # --- maintenance ---------------------------------------------------------
 

@@ -31,7 +31,7 @@ TOKEN = "s3cret-token-for-tests"
 
 async def test_stdio_with_the_official_sdk(config_path: Path, log: EventLog, house: House, router: Any,
                                            tmp_path: Path) -> None:
-    params = StdioServerParameters(command=sys.executable, args=["-m", "hub.mcp", "-c", str(config_path)],
+    params = StdioServerParameters(command=sys.executable, args=["-m", "hub", "mcp", "-c", str(config_path)],
                                    cwd=str(ROOT))
     errors = (tmp_path / "stderr.txt").open("w")
     try:
@@ -63,7 +63,7 @@ async def test_stdio_with_the_official_sdk(config_path: Path, log: EventLog, hou
 async def test_stdio_with_a_bad_config_exits_with_a_reason(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("mcp:\n  allow: 12\n")
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "hub.mcp", "-c", str(bad), cwd=str(ROOT),
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "hub", "mcp", "-c", str(bad), cwd=str(ROOT),
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await proc.communicate()
     assert proc.returncode == 1 and out == b""

@@ -1,0 +1,145 @@
+"""The read side the SQL backends share: one set of queries, written with `?` placeholders,
+and the decoding of their rows. A backend supplies `_rows` and its dialect's few clauses."""
+
+from __future__ import annotations
+
+import json
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from hub.events import Event
+from hub.states import State
+from hub.store.base import EventFilter, row_to_event
+
+COLUMNS = "seq, id, time, type, source, entity_id, data, causation, correlation"
+
+
+class SqlReads:
+    """Queries on the log and its projections, shared by SQLite and PostgreSQL."""
+
+    @abstractmethod
+    async def _rows(self, sql: str, *params: Any) -> list[Sequence[Any]]:
+        """Run a query written with `?` placeholders on the reading connection."""
+
+    # --- dialect -------------------------------------------------------------------
+
+    def _in_clause(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        return f"{column} IN ({','.join('?' * len(values))})", list(values)
+
+    @abstractmethod
+    def _glob_clauses(self, pattern: str) -> list[tuple[str, Any]]:
+        """Clauses matching entity_id against an fnmatch glob, as (clause, value) pairs."""
+
+    @abstractmethod
+    def _text_clause(self) -> str:
+        """A clause true when the event's data contains the text bound to `?`."""
+
+    # --- the log -------------------------------------------------------------------
+
+    def _where(self, flt: EventFilter) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+
+        def add(clause: str, *values: Any) -> None:
+            clauses.append(clause)
+            params.extend(values)
+
+        if flt.after:
+            add("seq > ?", flt.after)
+        if flt.before is not None:
+            add("seq < ?", flt.before)
+        if flt.types:
+            clause, values = self._in_clause("type", flt.types)
+            add(clause, *values)
+        if flt.entity_id is not None:
+            add("entity_id = ?", flt.entity_id)
+        if flt.entity_glob is not None:
+            for clause, value in self._glob_clauses(flt.entity_glob):
+                add(clause, value)
+        if flt.source is not None:
+            add("source = ?", flt.source)
+        if flt.since is not None:
+            add("time >= ?", flt.since)
+        if flt.until is not None:
+            add("time < ?", flt.until)
+        if flt.correlation is not None:
+            add("correlation = ?", flt.correlation)
+        if flt.causation is not None:
+            add("causation = ?", flt.causation)
+        if flt.text:
+            add(self._text_clause(), flt.text)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    async def read(self, flt: EventFilter) -> list[Event]:
+        where, params = self._where(flt)
+        order = "DESC" if flt.descending else "ASC"
+        rows = await self._rows(f"SELECT {COLUMNS} FROM events{where} ORDER BY seq {order} LIMIT ?",
+                                *params, flt.limit)
+        return [row_to_event(tuple(r)) for r in rows]
+
+    async def count(self, flt: EventFilter) -> int:
+        where, params = self._where(flt)
+        return int((await self._rows(f"SELECT COUNT(*) FROM events{where}", *params))[0][0])
+
+    async def get(self, seq: int) -> Event | None:
+        rows = await self._rows(f"SELECT {COLUMNS} FROM events WHERE seq = ?", seq)
+        return row_to_event(tuple(rows[0])) if rows else None
+
+    async def get_by_id(self, event_id: str) -> Event | None:
+        rows = await self._rows(f"SELECT {COLUMNS} FROM events WHERE id = ?", event_id)
+        return row_to_event(tuple(rows[0])) if rows else None
+
+    async def positions(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in await self._rows("SELECT name, seq FROM projection_position")}
+
+    # --- projections -----------------------------------------------------------------
+
+    async def load_states(self) -> list[State]:
+        rows = await self._rows("SELECT entity_id, state, attributes, last_changed, last_updated FROM states")
+        return [State(r[0], r[1], json.loads(r[2]), r[3], r[4]) for r in rows]
+
+    async def load_registry(self) -> dict[str, dict[str, Any]]:
+        rows = await self._rows("SELECT entity_id, integration, name, area, device_id, domain, info FROM entities")
+        return {r[0]: {"entity_id": r[0], "integration": r[1], "name": r[2], "area": r[3], "device_id": r[4],
+                       "domain": r[5], "info": json.loads(r[6])} for r in rows}
+
+    async def devices(self) -> dict[str, dict[str, Any]]:
+        rows = await self._rows("SELECT device_id, integration, name, area, info FROM devices")
+        return {r[0]: {"device_id": r[0], "integration": r[1], "name": r[2], "area": r[3],
+                       "info": json.loads(r[4])} for r in rows}
+
+    async def entity_ids(self) -> list[str]:
+        rows = await self._rows("SELECT entity_id FROM states UNION SELECT entity_id FROM entities")
+        return [r[0] for r in rows]
+
+    async def history(self, entity_id: str, start: int, end: int, limit: int | None = None,
+                      *, include_start_state: bool = True) -> list[State]:
+        out: list[State] = []
+        if include_start_state:
+            rows = await self._rows(
+                "SELECT state, attributes, last_changed, time FROM history WHERE entity_id=? AND time<? "
+                "ORDER BY time DESC, seq DESC LIMIT 1", entity_id, start)
+            out.extend(State(entity_id, r[0], json.loads(r[1]), r[2], r[3]) for r in rows)
+        rows = await self._rows(
+            "SELECT state, attributes, last_changed, time FROM history WHERE entity_id=? AND time>=? AND time<? "
+            "ORDER BY time, seq LIMIT ?", entity_id, start, end, self._no_limit() if limit is None else limit)
+        out.extend(State(entity_id, r[0], json.loads(r[1]), r[2], r[3]) for r in rows)
+        return out
+
+    def _no_limit(self) -> Any:
+        return None
+
+    async def statistics(self, entity_id: str, start: int, end: int, period: str) -> list[dict[str, Any]]:
+        table = {"5m": "stats_5m", "hour": "stats_hour"}[period]
+        rows = await self._rows(
+            f"SELECT bucket, min, max, sum, count, last FROM {table} WHERE entity_id=? AND bucket>=? AND bucket<? "
+            "ORDER BY bucket", entity_id, start, end)
+        return [{"bucket": r[0], "min": r[1], "max": r[2], "mean": r[3] / r[4] if r[4] else None,
+                 "sum": r[3], "count": r[4], "last": r[5]} for r in rows]
+
+    async def state_time(self, entity_id: str, start: int, end: int) -> list[dict[str, Any]]:
+        rows = await self._rows(
+            "SELECT bucket, state, seconds FROM state_time WHERE entity_id=? AND bucket>=? AND bucket<? "
+            "ORDER BY bucket, state", entity_id, start, end)
+        return [{"bucket": r[0], "state": r[1], "seconds": r[2]} for r in rows]
