@@ -15,9 +15,10 @@ import logging
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
 
 from hub import events as ev
 from hub.errors import InputRejected
@@ -31,6 +32,20 @@ log = logging.getLogger(__name__)
 
 # Seconds after a command during which a state change of its target counts as its effect.
 EFFECT_WINDOW_US = 5_000_000
+
+
+def _seconds(value: Any) -> float:
+    from hub.errors import UserError
+    from hub.times import parse_duration_us
+
+    try:
+        return parse_duration_us(value) / 1_000_000
+    except UserError as exc:
+        raise ValueError(str(exc)) from None
+
+
+# A positive duration in a config (`30s`, `5m`, `PT1M`, `00:00:30`, or seconds), held as seconds.
+Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
 
 
 class IntegrationConfig(BaseModel):

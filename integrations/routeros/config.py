@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import httpx
 from pydantic import Field, SecretStr, field_validator
 
-from hub.errors import UserError
-from hub.integration import IntegrationConfig
-from hub.times import parse_duration_us
+from hub.integration import IntegrationConfig, Seconds
 
 _FINGERPRINT = re.compile(r"^(?:sha256:)?((?:[0-9a-f]{2}:?){31}[0-9a-f]{2})$")
-
-
-def _seconds(value: Any) -> float:
-    try:
-        return parse_duration_us(value) / 1_000_000
-    except UserError as exc:
-        raise ValueError(str(exc)) from None
 
 
 class RouterOSConfig(IntegrationConfig):
@@ -33,20 +24,11 @@ class RouterOSConfig(IntegrationConfig):
     ssh_port: int = Field(22, ge=1, le=65535)
     verify_ssl: bool | str = True
     fingerprint: str | None = None
-    poll_interval: float = 10.0
-    consider_home: float = 180.0
-    timeout: float = 10.0
-    approval_ttl: float = 120.0
-    verify_timeout: float = 2.0
-
-    @field_validator("poll_interval", "consider_home", "timeout", "approval_ttl", "verify_timeout",
-                     mode="before")
-    @classmethod
-    def _duration(cls, v: Any) -> float:
-        seconds = _seconds(v)
-        if seconds <= 0:
-            raise ValueError("must be a positive duration")
-        return seconds
+    poll_interval: Seconds = 10.0
+    consider_home: Seconds = 180.0
+    timeout: Seconds = 10.0
+    approval_ttl: Seconds = 120.0
+    verify_timeout: Seconds = 2.0
 
     @field_validator("url")
     @classmethod

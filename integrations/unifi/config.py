@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from hub.errors import UserError
-from hub.integration import IntegrationConfig
-from hub.times import parse_duration_us
+from hub.integration import IntegrationConfig, Seconds
 
 _FINGERPRINT = re.compile(r"^(?:sha256:)?([0-9a-f]{2}(?::?[0-9a-f]{2}){31})$")
-
-
-def _seconds(value: Any) -> float:
-    try:
-        return parse_duration_us(value) / 1_000_000
-    except UserError as exc:
-        raise ValueError(str(exc)) from None
 
 
 class UnifiConfig(IntegrationConfig):
@@ -33,23 +24,14 @@ class UnifiConfig(IntegrationConfig):
     # True (system trust store) or the path of a CA file; there is deliberately no `false`.
     verify_ssl: bool | str = True
     fingerprint: str | None = None
-    poll_interval: float = 30.0
-    consider_home: float = 300.0
-    timeout: float = 10.0
+    poll_interval: Seconds = 30.0
+    consider_home: Seconds = 300.0
+    timeout: Seconds = 10.0
     websocket: bool = True
     max_tracked_clients: int = Field(1000, ge=0, le=100_000)
     max_response_bytes: int = Field(64 * 1024 * 1024, ge=1024)
-    speedtest_timeout: float = 180.0
-    speedtest_poll: float = 5.0
-
-    @field_validator("poll_interval", "consider_home", "timeout", "speedtest_timeout", "speedtest_poll",
-                     mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> float:
-        seconds = _seconds(value)
-        if seconds <= 0:
-            raise ValueError("must be a positive duration like 30s")
-        return seconds
+    speedtest_timeout: Seconds = 180.0
+    speedtest_poll: Seconds = 5.0
 
     @field_validator("url")
     @classmethod

@@ -25,7 +25,7 @@ def test_defaults_follow_the_spec() -> None:
     ({"url": "ftp://x"}, "http(s)://host"),
     ({"url": "https://x/network"}, "no path"),
     ({"poll_interval": "soon"}, "not a duration"),
-    ({"poll_interval": "0s"}, "positive"),
+    ({"poll_interval": "0s"}, "greater than 0"),
     ({"password": None}, "needs `username` and `password`"),
     ({"api_key": "k"}, "not both"),
     ({"verify": True}, "Extra inputs"),
