@@ -30,7 +30,7 @@ MAX_TRACE_BYTES = 512 * 1024
 
 
 class Effects(Protocol):
-    async def begin(self, run: Run, trigger: dict[str, Any], passed: bool) -> int: ...
+    async def begin(self, run: Run, trigger: dict[str, Any], passed: bool, *, defer: bool = False) -> int: ...
     async def command(self, run: Run, command: str, targets: list[str], data: dict[str, Any]) -> dict[str, Any]: ...
     async def fire(self, run: Run, event_type: str, data: dict[str, Any]) -> None: ...
     async def waiting(self, run: Run, step: int, until: int) -> None: ...
@@ -99,20 +99,37 @@ class LiveEffects:
         self.outcomes = outcomes
         self.command_timeout = command_timeout
 
-    async def begin(self, run: Run, trigger: dict[str, Any], passed: bool) -> int:
+    async def begin(self, run: Run, trigger: dict[str, Any], passed: bool, *, defer: bool = False) -> int:
+        """Record the run. With `defer` (its first action is a command) the record waits for that
+        command and both go into the log in one commit, halving trigger-to-command latency."""
         event = Event(ev.AUTOMATION_TRIGGERED, run.rule.source, None, triggered_data(run, trigger, passed),
                       time=run.host.clock.now(), causation=run.causation, correlation=run.correlation)
+        if defer and passed:
+            run.pending_begin = event
+            return 0
         stored = await self.log.append(event)
         return stored.seq or 0
+
+    async def _flush(self, run: Run) -> None:
+        """Store a deferred automation_triggered (idempotent by id, so a retry after cancel is safe)."""
+        if run.pending_begin is not None:
+            stored = await self.log.append(run.pending_begin)
+            run.seq, run.pending_begin = stored.seq, None
 
     async def command(self, run: Run, command: str, targets: list[str], data: dict[str, Any]) -> dict[str, Any]:
         try:
             request = request_event(command, targets, data, source=run.rule.source, causation=run.seq,
                                     correlation=run.correlation)
         except CommandError as exc:
+            await self._flush(run)
             return {"outcome": "failed", "reason": str(exc)}
         request.time = run.host.clock.now()
-        stored = await self.log.append(request)
+        if run.pending_begin is not None:
+            request.causation = ev.PREVIOUS
+            triggered, stored = await self.log.append_many([run.pending_begin, request])
+            run.seq, run.pending_begin = triggered.seq, None
+        else:
+            stored = await self.log.append(request)
         seq = stored.seq or 0
         future = self.outcomes.expect(seq)
         timer = run.host.clock.call_at(run.host.clock.now() + int(self.command_timeout * 1_000_000),
@@ -135,6 +152,7 @@ class LiveEffects:
         return result
 
     async def fire(self, run: Run, event_type: str, data: dict[str, Any]) -> None:
+        await self._flush(run)
         try:
             await self.log.append(Event(event_type, run.rule.source, None, data, causation=run.seq,
                                         correlation=run.correlation, time=run.host.clock.now()))
@@ -146,12 +164,14 @@ class LiveEffects:
     async def waiting(self, run: Run, step: int, until: int) -> None:
         from automations.runner import jsonable
 
+        await self._flush(run)
         await self.log.append(Event(AUTOMATION_WAITING, run.rule.source, None, {
             run.rule.kind: run.rule.id, "run": run.seq, "step": step, "until": to_iso(until), "until_us": until,
             "variables": jsonable({k: v for k, v in run.variables.items() if k != "this"}),
         }, causation=run.seq, correlation=run.correlation, time=run.host.clock.now()))
 
     async def finish(self, run: Run) -> None:
+        await self._flush(run)
         data = trace_data(run)
         event = Event(ev.AUTOMATION_FINISHED, run.rule.source, None, data, causation=run.seq,
                       correlation=run.correlation, time=run.host.clock.now())

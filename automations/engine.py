@@ -344,7 +344,8 @@ class AutomationEngine:
             run.result, run.error, passed = "error", f"variables: {exc}", False
         if passed and not self._admit(slot, run, trigger):
             return
-        run.seq = await self.effects.begin(run, trigger, passed)
+        first = rule.actions[0] if rule.actions else None
+        run.seq = await self.effects.begin(run, trigger, passed, defer=isinstance(first, m.CallAction))
         if not passed:
             if run.result == "running":
                 run.result = "conditions_failed"

@@ -90,7 +90,7 @@ class ReplayEffects:
         self._seq -= 1
         return self._seq
 
-    async def begin(self, run: Run, trigger: dict[str, Any], passed: bool) -> int:
+    async def begin(self, run: Run, trigger: dict[str, Any], passed: bool, *, defer: bool = False) -> int:
         seq = self._next()
         record = {"time": to_iso(self.clock.now(), self.engine.rules.timezone if self.engine else None),
                   "time_us": self.clock.now(), "caused_by": run.causation,

@@ -88,6 +88,7 @@ class Run:
         self.correlation = correlation
         self.causation = causation     # what caused the run (the trigger event's seq)
         self.seq: int | None = None     # the run's automation_triggered seq: the cause of its commands
+        self.pending_begin: Any = None  # automation_triggered not yet stored: it goes with the first command
         self.steps: list[dict[str, Any]] = []
         self.conditions: list[dict[str, Any]] = []
         self.commands: list[dict[str, Any]] = []

@@ -33,6 +33,9 @@ RETENTION_APPLIED = "retention_applied"
 
 ENTITY_ID = re.compile(r"^[a-z0-9_]+\.[a-z0-9_]+$")
 EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*$")
+# As a causation inside one append_many call: "the event just before this one in the call",
+# resolved to its seq when the log assigns seqs (a trigger and its first command in one commit).
+PREVIOUS = -1
 EXCERPT_LIMIT = 1024
 MAX_DATA_BYTES = 1024 * 1024
 

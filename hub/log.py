@@ -226,6 +226,8 @@ class EventLog:
             event.validate()
         if not events:
             return []
+        if events[0].causation == ev.PREVIOUS:
+            raise InputRejected("the first event of a call cannot be caused by a previous one (causation -1)")
         future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
         await self._enqueue(_Item(events, None, future, supplied_ids, len(events)))
         return await future
@@ -332,15 +334,20 @@ class EventLog:
                     results.append(event)
                     continue
                 stored: list[Any] = []
+                previous: int | None = None
                 for event in item.events or ():
                     if event.id in existing:
                         stored.append(existing[event.id])
+                        previous = existing[event.id]
                         continue
                     if event.id in seen:
                         stored.append(seen[event.id])
+                        previous = seen[event.id].seq
                         continue
+                    if event.causation == ev.PREVIOUS:
+                        event.causation = previous
                     seq += 1
-                    event.seq = seq
+                    event.seq = previous = seq
                     seen[event.id] = event
                     new.append(event)
                     stored.append(event)

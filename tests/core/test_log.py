@@ -158,3 +158,13 @@ async def test_an_older_schema_is_migrated_on_open(tmp_path: Path) -> None:
         assert conn.execute("SELECT 1 FROM sqlite_master WHERE name='events_source'").fetchone() == (1,)
     finally:
         conn.close()
+
+
+async def test_causation_previous_links_events_of_one_call(hub_log: EventLog) -> None:
+    cause, effect = await hub_log.append_many([Event("automation_triggered", "automation:a"),
+                                               Event("command_requested", "automation:a", causation=ev.PREVIOUS)])
+    assert effect.causation == cause.seq and effect.seq == (cause.seq or 0) + 1
+    commits = hub_log.metrics.commits
+    with pytest.raises(InputRejected, match="first event"):
+        await hub_log.append_many([Event("command_requested", "x", causation=ev.PREVIOUS)])
+    assert hub_log.metrics.commits == commits
