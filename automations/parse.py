@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 from automations import cron
 from automations import models as m
 from automations.durations import check_duration, time_of_day, weekdays
-from automations.templates import check_templates, compile_template, TemplateError
+from automations.templates import TemplateError, check_templates, compile_template
 from hub.events import EVENT_TYPE, is_entity_id
 
 Loc = tuple[Any, ...]
@@ -207,7 +207,7 @@ def action(raw: Any, loc: Loc, problems: Problems) -> m.ActionBase | None:
     if not isinstance(raw, dict):
         problems.append((loc, "an action must be a mapping"))
         return None
-    for key, model in m.ACTIONS:
+    for key, model in m.ACTIONS:  # noqa: B007 (model is used after the loop)
         if key in raw:
             break
     else:

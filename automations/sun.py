@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 from hub.sun import event_on_day
 from hub.times import from_datetime
 
+
 def _event_utc(day: date, lat: float, lon: float, rising: bool) -> int | None:
     """Sunrise or sunset of `day` (UTC date) in UTC microseconds, or None (polar day or night)."""
     when = event_on_day(datetime(day.year, day.month, day.day, tzinfo=timezone.utc), lat, lon, rising)

@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import random
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from automations.config import load_rules_file
@@ -20,8 +21,6 @@ from hub.events import Event
 from hub.log import open_log
 from hub.store import EventFilter
 from hub.times import from_datetime, to_iso
-
-from datetime import datetime, timezone
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "automations" / "corpus"
 START = from_datetime(datetime(2026, 6, 1, tzinfo=timezone.utc))

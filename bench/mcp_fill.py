@@ -78,8 +78,8 @@ class Filler:
             return [self.state(eid, rng.choice(["on", "off"]), t)]
         if r < 0.84:
             topic = rng.choice(TOPICS)
-            return [Event(ev.MQTT_MESSAGE, "mqtt", None, {"topic": topic, "payload": '{"battery": %d, "linkquality": %d}'
-                                                        % (rng.randint(1, 100), rng.randint(1, 255)), "qos": 0,
+            payload = '{"battery": %d, "linkquality": %d}' % (rng.randint(1, 100), rng.randint(1, 255))
+            return [Event(ev.MQTT_MESSAGE, "mqtt", None, {"topic": topic, "payload": payload, "qos": 0,
                                                         "retain": False}, time=t)]
         if r < 0.90:
             return [Event(ev.DEVICE_EVENT, "ring", DOORBELL, {"event_type": rng.choice(["ding", "motion"])}, time=t)]

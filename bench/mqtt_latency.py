@@ -83,6 +83,7 @@ CONFIG = """\
 hub:
   name: Latency bench
   database: {db}
+  synchronous: {synchronous}
   http: {{enabled: false}}
 integrations:
   - type: mqtt
@@ -106,14 +107,14 @@ automations:
 """
 
 
-def spawn(folder: Path) -> tuple[object, subprocess.Popen[bytes], int]:
+def spawn(folder: Path, synchronous: str = "full") -> tuple[object, subprocess.Popen[bytes], int]:
     sys.path.insert(0, str(ROOT / "tests" / "mqtt"))
     from mqtt_broker import Broker
 
     broker = Broker(folder / "mosquitto")
     broker.start()
     config = folder / "config.yaml"
-    config.write_text(CONFIG.format(db=folder / "hub.db", port=broker.port))
+    config.write_text(CONFIG.format(db=folder / "hub.db", port=broker.port, synchronous=synchronous))
     check = subprocess.run([sys.executable, "-m", "hub", "check", "-c", str(config)], capture_output=True, text=True)
     if check.returncode:
         broker.stop()
@@ -148,10 +149,12 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=0.02, help="seconds between OFF and the timed ON")
     parser.add_argument("--timeout", type=float, default=5.0)
     parser.add_argument("--spawn", action="store_true", help="start a private broker and `hub run` to measure")
+    parser.add_argument("--synchronous", default="full", choices=["full", "normal"],
+                        help="with --spawn: the hub's hub.synchronous (full fsyncs every commit)")
     args = parser.parse_args()
     if args.spawn:
         folder = Path(tempfile.mkdtemp(prefix="mqtt-latency-"))
-        broker, daemon, port = spawn(folder)
+        broker, daemon, port = spawn(folder, args.synchronous)
         try:
             asyncio.run(measure(args, "127.0.0.1", port))
         finally:

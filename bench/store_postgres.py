@@ -125,7 +125,7 @@ async def two_writers(url: str, duration: float) -> dict[str, float]:
     seqs = [e.seq for e in rows]
     lost = len(set(mine) - {e.id for e in rows})
     duplicated = len(rows) - len({e.id for e in rows})
-    gaps = sum(1 for x, y in zip(seqs, seqs[1:]) if y != (x or 0) + 1)
+    gaps = sum(1 for x, y in zip(seqs, seqs[1:], strict=False) if y != (x or 0) + 1)
     if lost or duplicated or gaps or head != len(mine) or any(mine[e.id] != e.seq for e in rows):
         raise SystemExit(f"two writers on {url}: lost {lost}, duplicated {duplicated}, gaps {gaps}, "
                          f"head {head}, appended {len(mine)}")

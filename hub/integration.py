@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-
 from hub import events as ev
 from hub.errors import InputRejected
 from hub.events import Event, excerpt

@@ -18,7 +18,7 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from hub import events as ev
@@ -367,7 +367,7 @@ class EventLog:
             log.warning("the event log is writable again; %d queued events committed", len(new))
             self.health.writable, self.health.error, self.health.since = True, None, None
         self.health.last_commit = time.time()
-        for item, result in zip(batch, results):
+        for item, result in zip(batch, results, strict=True):
             if item.future.done():
                 continue
             if isinstance(result, list) and any(isinstance(r, int) for r in result):

@@ -11,8 +11,8 @@ from pydantic import Field
 from hub.errors import UserError
 from hub.mcp.models import Bucket, History, HistoryRow
 from hub.mcp.paging import fit
-from hub.mcp.tools_state import READ
 from hub.mcp.rows import answers_errors
+from hub.mcp.tools_state import READ
 from hub.mcp.view import HubView
 from hub.projections import FIVE_MIN, HOUR
 from hub.states import as_number

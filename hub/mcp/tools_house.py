@@ -10,8 +10,15 @@ from pydantic import Field
 
 from hub import events as ev
 from hub.errors import UserError
-from hub.mcp.models import (Automation, AutomationList, AutomationRun, NetworkClient, NetworkList, SecurityDevice,
-                            SecurityOverview)
+from hub.mcp.models import (
+    Automation,
+    AutomationList,
+    AutomationRun,
+    NetworkClient,
+    NetworkList,
+    SecurityDevice,
+    SecurityOverview,
+)
 from hub.mcp.paging import fit
 from hub.mcp.rows import answers_errors, bounded_data, event_row
 from hub.mcp.tools_state import READ

@@ -82,7 +82,8 @@ def register(mcp: FastMCP[Any], hub: HubView) -> None:
             counts = per.get(iid, [0, 0])
             rows.append(IntegrationHealth(id=iid, type=hub.integration_type(iid), status=status, reason=reason,
                                           since=since, entities=counts[0], unavailable=counts[1]))
-        errors = await hub.log.read(EventFilter(types=(ev.INPUT_REJECTED, ev.COMMAND_FAILED), since=now - 7 * 24 * HOUR_US,
+        errors = await hub.log.read(EventFilter(types=(ev.INPUT_REJECTED, ev.COMMAND_FAILED),
+                                                since=now - 7 * 24 * HOUR_US,
                                                 descending=True, limit=10))
         kept, _ = fit([event_row(e, hub.tz) for e in errors], hub.budget // 3)
         return HubStatus(

@@ -52,7 +52,7 @@ class HubView:
             out[entity_id] = {"entity_id": entity_id, "integration": row.get("integration"),
                               "name": info.get("name"), "area": info.get("area") or device.get("area"),
                               "device_id": device.get("id"), "domain": entity_id.split(".", 1)[0], "info": info}
-        for entity_id, state in self.log.fold.states.items():
+        for entity_id in self.log.fold.states:
             out.setdefault(entity_id, {"entity_id": entity_id, "integration": None, "name": None, "area": None,
                                        "device_id": None, "domain": entity_id.split(".", 1)[0], "info": {}})
         return out

@@ -20,13 +20,19 @@ import asyncpg
 
 from hub.errors import LockedDatabase, StoreError
 from hub.projections import PROJECTIONS
-from hub.store.reads import SqlReads
 from hub.store.base import Backend, Tx
 from hub.store.pg_admin import dump, redact, server_url
 from hub.store.postgres_schema import (
-    GUARDS, MIGRATIONS, NOTIFY_CHANNEL, PROJECTION_COLUMNS, PROJECTION_TABLES, SCHEMA_VERSION, V1,
+    GUARDS,
+    MIGRATIONS,
+    NOTIFY_CHANNEL,
+    PROJECTION_COLUMNS,
+    PROJECTION_TABLES,
+    SCHEMA_VERSION,
+    V1,
 )
 from hub.store.postgres_tx import PgTx
+from hub.store.reads import SqlReads
 
 log = logging.getLogger(__name__)
 

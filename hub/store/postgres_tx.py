@@ -26,7 +26,7 @@ def _unnest(table: str, rows: Sequence[Sequence[Any]], types: Sequence[str], col
     """One INSERT ... SELECT FROM unnest(arrays) statement for many rows (one round trip)."""
     marks = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(types))
     sql = f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({marks}) {suffix}"
-    return sql, [list(col) for col in zip(*rows)]
+    return sql, [list(col) for col in zip(*rows, strict=True)]
 
 
 def _upsert(table: str, rows: Sequence[Sequence[Any]], suffix: str) -> tuple[str, list[list[Any]]]:
@@ -64,7 +64,7 @@ class PgTx(Tx):
         """Store rows shaped like `event_to_row` (data as JSON text, kept verbatim)."""
         if not rows:
             return
-        await self.conn.execute(_EVENTS_INSERT, *[list(col) for col in zip(*rows)])
+        await self.conn.execute(_EVENTS_INSERT, *[list(col) for col in zip(*rows, strict=True)])
         top = max(int(r[0]) for r in rows)
         if top > self._head:
             await self.conn.execute("UPDATE log_head SET seq = $1", top)

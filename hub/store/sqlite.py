@@ -162,7 +162,7 @@ class SqliteBackend(SqlReads, Backend):
             raise StoreError(f"database {self.path} does not exist (start `hub run` once to create it)")
         p.parent.mkdir(parents=True, exist_ok=True)
         if p.exists() and p.stat().st_size > 0:
-            with p.open("rb") as fh:
+            with p.open("rb") as fh:  # noqa: ASYNC230 (16 bytes, before any connection)
                 if fh.read(16) != b"SQLite format 3\x00":
                     raise CorruptDatabase(
                         f"database {self.path} is not an SQLite database (its header is wrong). Run `hub verify`; "
@@ -170,10 +170,10 @@ class SqliteBackend(SqlReads, Backend):
                     )
         try:
             self._writer = await aiosqlite.connect(self.path, isolation_level=None)
-            await self._pragmas(self._writer)
+            await self._pragmas(self._writer, 8192)
             await self._migrate(self._writer)
             self._reader = await aiosqlite.connect(self.path, isolation_level=None)
-            await self._pragmas(self._reader)
+            await self._pragmas(self._reader, 8192)
             await self._reader.execute("PRAGMA query_only=ON")
             if self.check_on_open:
                 async with self._reader.execute("PRAGMA quick_check") as cur:
@@ -190,11 +190,12 @@ class SqliteBackend(SqlReads, Backend):
             await self.close()
             raise
 
-    async def _pragmas(self, conn: aiosqlite.Connection) -> None:
+    async def _pragmas(self, conn: aiosqlite.Connection, cache_kib: int) -> None:
         await conn.execute("PRAGMA busy_timeout=10000")
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute(f"PRAGMA synchronous={self.synchronous}")
-        await conn.execute("PRAGMA cache_size=-16000")
+        # Bounded page caches keep the daemon's memory flat however large the log grows.
+        await conn.execute(f"PRAGMA cache_size=-{cache_kib}")
         await conn.execute("PRAGMA temp_store=MEMORY")
 
     async def _migrate(self, conn: aiosqlite.Connection) -> None:
@@ -441,7 +442,8 @@ def _split_sql(script: str) -> list[str]:
     for line in script.strip().splitlines():
         buf.append(line)
         joined = "\n".join(buf).strip()
-        if joined.endswith(";") and (not joined.upper().startswith("CREATE TRIGGER") or joined.upper().endswith("END;")):
+        upper = joined.upper()
+        if joined.endswith(";") and (not upper.startswith("CREATE TRIGGER") or upper.endswith("END;")):
             out.append(joined)
             buf = []
     if buf and "\n".join(buf).strip():

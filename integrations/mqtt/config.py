@@ -59,7 +59,7 @@ class MqttConfig(IntegrationConfig):
         if parts.username or parts.password:
             raise ValueError("put credentials in `username`/`password` (with !secret or !env), not in the url")
         try:
-            parts.port
+            _ = parts.port  # raises on a port that is not a number
         except ValueError:
             raise ValueError(f"url {v!r} has an invalid port") from None
         return v

@@ -448,7 +448,7 @@ async def _drain(client: aiomqtt.Client) -> AsyncIterator[aiomqtt.Message]:
 async def _run_all(work: list[Coroutine[Any, Any, Any]]) -> None:
     index = 0
     try:
-        for index, step in enumerate(work):
+        for index, step in enumerate(work):  # noqa: B007 (index is read in finally)
             await step
     finally:
         for step in work[index + 1:]:

@@ -75,8 +75,9 @@ def _state_for(entity: MqttEntity, value: str) -> str:
             else:
                 entity.attributes["current_position"] = position
                 return "closed" if position <= cfg.get("position_closed", 0) else "open"
+        known = LOCK_STATES if platform == "lock" else COVER_STATES
         raise InputRejected(f"{entity.entity_id}: {platform} state {value!r} is not one of "
-                            f"{', '.join(repr(cfg.get(k, d)) for k, d, _ in (LOCK_STATES if platform == 'lock' else COVER_STATES))}")
+                            f"{', '.join(repr(cfg.get(k, d)) for k, d, _ in known)}")
     if platform == "alarm_control_panel":
         if value not in ALARM_STATES:
             raise InputRejected(f"{entity.entity_id}: alarm state {value!r} is not one of {sorted(ALARM_STATES)}")

@@ -14,8 +14,7 @@ from hub.integration import Command
 from integrations.routeros.approvals import ApprovalRefused, Change, apply_verified
 from integrations.routeros.errors import RouterOSError
 from integrations.routeros.transport import Transport
-from integrations.routeros.values import (check_address, check_count, check_ip, check_name, check_servers,
-                                          parse_duration)
+from integrations.routeros.values import check_address, check_count, check_ip, check_name, check_servers, parse_duration
 
 if TYPE_CHECKING:
     from integrations.routeros.integration import RouterOSIntegration

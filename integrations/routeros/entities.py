@@ -203,8 +203,9 @@ class RouterEntities:
             allow = self._parse(parse_bool, dns, "allow-remote-requests", "ip/dns")
             attrs = {"dynamic_servers": dns.get("dynamic-servers", ""), "allow_remote_requests": allow,
                      "cache_used": dns.get("cache-used")}
+            present = {k: v for k, v in attrs.items() if v is not None}
             out.append(Report(self._entity("sensor", "dns_servers", "DNS servers"),
-                              dns.get("servers", "")[:255] or "none", {k: v for k, v in attrs.items() if v is not None}))
+                              dns.get("servers", "")[:255] or "none", present))
         if snap.ntp is not None:
             ntp = snap.ntp
             enabled = self._parse(parse_bool, ntp, "enabled", "system/ntp/client")

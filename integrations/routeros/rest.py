@@ -10,8 +10,14 @@ import httpx
 
 from integrations.routeros.config import RouterOSConfig
 from integrations.routeros.console import KEY, MENU, Value
-from integrations.routeros.errors import (AuthFailed, MalformedOutput, RestUnavailable, RouterOSError,
-                                          UnknownMenu, Unreachable)
+from integrations.routeros.errors import (
+    AuthFailed,
+    MalformedOutput,
+    RestUnavailable,
+    RouterOSError,
+    UnknownMenu,
+    Unreachable,
+)
 from integrations.routeros.tls import ssl_context
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,7 @@ import asyncssh
 from integrations.routeros import console
 from integrations.routeros.config import RouterOSConfig
 from integrations.routeros.console import Parsed, Value
-from integrations.routeros.errors import (AuthFailed, HostKeyChanged, MalformedOutput, RouterOSError,
-                                          Unreachable)
+from integrations.routeros.errors import AuthFailed, HostKeyChanged, MalformedOutput, RouterOSError, Unreachable
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-
 from automations_testkit import Hub
+
 from hub.log import open_log
 
 

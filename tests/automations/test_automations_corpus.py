@@ -10,13 +10,12 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from automations_testkit import START
 
 from automations.sun import next_sun_event
 from hub.config import load_config
 from hub.store import EventFilter
 from hub.times import to_datetime
-
-from automations_testkit import START
 
 CORPUS = Path(__file__).parent / "corpus"
 BERLIN = ZoneInfo("Europe/Berlin")

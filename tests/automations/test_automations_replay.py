@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 from automations.replay import format_json, format_text, replay
 from hub.log import open_log
 from hub.times import from_datetime
-
-from datetime import datetime, timezone
 
 T0 = from_datetime(datetime(2026, 6, 15, 8, 0, tzinfo=timezone.utc))
 MIN = 60_000_000

@@ -10,13 +10,13 @@ from typing import Any
 
 import aiomqtt
 import pytest
+from mqtt_broker import Broker
 
 from hub.events import Event
 from hub.integration import IntegrationContext
 from hub.log import EventLog
 from hub.store import EventFilter
 from integrations.mqtt import MqttConfig, MqttIntegration
-from mqtt_broker import Broker
 
 
 @pytest.fixture

@@ -39,7 +39,7 @@ async def test_bad_payloads_are_rejected_and_ingest_goes_on(start_mqtt, publishe
     await wait_for(lambda: r.state("sensor.temp") == "5", what="good message after bad ones")
     got = await wait_for(lambda: _at_least(r, len(bad)), what="all rejections")
     assert len(got) == len(bad)
-    for event, (topic, payload, words) in zip(got, bad):
+    for event, (topic, _payload, words) in zip(got, bad, strict=True):
         assert event.data["origin"] == f"mqtt:{topic}"
         assert words in event.data["reason"], (words, event.data["reason"])
         assert len(event.data["excerpt"]) <= 1024

@@ -71,9 +71,10 @@ async def test_restart_of_the_integration_keeps_entity_ids(start_mqtt, publisher
 async def test_unreachable_broker_reports_unavailable_once(start_mqtt, broker) -> None:
     import contextlib
 
+    from mqtt_broker import free_port
+
     from hub.integration import IntegrationContext
     from integrations.mqtt import MqttConfig, MqttIntegration
-    from mqtt_broker import free_port
 
     ctx_log = None
     r = await start_mqtt()

@@ -13,13 +13,13 @@ from typing import Any
 
 import aiohttp
 from ring_doorbell import Ring, RingEventListener
+from ring_fake_cloud import load_fixture
 
 from hub.events import Event
 from hub.integration import IntegrationContext
 from hub.log import EventLog
 from hub.store import EventFilter
 from integrations.ring import RingConfig, RingIntegration
-from ring_fake_cloud import load_fixture
 
 PUSH_CREDENTIALS = {"fcm": {"registration": {"token": "fcm-registration-token"}},
                     "gcm": {"android_id": 1234, "security_token": 5678}}

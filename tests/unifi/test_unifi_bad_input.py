@@ -70,7 +70,7 @@ async def test_html_error_page(hub_log: EventLog, served: Served, controller: Fa
 
 
 async def test_oversize_answer(hub_log: EventLog, served: Served, controller: FakeController) -> None:
-    async with running(hub_log, unifi_config(served.url, websocket=False, max_response_bytes=1500)) as r:
+    async with running(hub_log, unifi_config(served.url, websocket=False, max_response_bytes=1500)):
         rejected = (await until(lambda: rows(hub_log, ev.INPUT_REJECTED), "the oversize answer rejected"))[0]
         assert "more than 1500 bytes" in rejected.data["reason"]
         await status_row(hub_log, "unavailable")
