@@ -197,6 +197,7 @@ class AutomationEngine:
         task = asyncio.get_running_loop().create_task(body())
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(_report_crash)
         return task
 
     async def settle(self) -> None:
@@ -467,3 +468,9 @@ class AutomationEngine:
                         return
                 else:
                     await asyncio.sleep(0.002)
+
+
+def _report_crash(task: asyncio.Task[Any]) -> None:
+    """A run that failed outside its own error handling is logged once, with its traceback."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("an automation task failed", exc_info=task.exception())

@@ -5,8 +5,8 @@ times, in the same process:
   engine    = engine receives the state_changed -> index lookup, trigger match, conditions done,
               the run's automation_triggered handed to the log (no I/O yet)
   decision  = engine receives the state_changed -> the command_requested is handed to the log
-  in-hub    = engine receives the state_changed -> command_requested committed (after the
-              run's automation_triggered commit, whose seq is the command's causation)
+  in-hub    = engine receives the state_changed -> command_requested committed (in one commit
+              with the run's automation_triggered, whose seq is the command's causation)
   end-to-end = report_state() called -> command_requested committed
 
     .venv/bin/python bench/automations_latency.py [--samples 300] [--synchronous normal|full]
@@ -58,25 +58,32 @@ class StampedEffects(LiveEffects):
         self.begun: dict[int, float] = {}
         self.committed: dict[int, float] = {}
 
-    async def begin(self, run: Any, trigger: dict[str, Any], passed: bool) -> int:
+    async def begin(self, run: Any, trigger: dict[str, Any], passed: bool, **kw: Any) -> int:
         self.begun.setdefault(run.causation, time.perf_counter())
-        return await super().begin(run, trigger, passed)
+        return await super().begin(run, trigger, passed, **kw)
 
     async def command(self, run: Any, command: str, targets: list[str], data: dict[str, Any]) -> dict[str, Any]:
         cause = run.causation
         self.handed.setdefault(cause, time.perf_counter())
-        original = self.log.append
+        original, original_many = self.log.append, self.log.append_many
 
         async def append(event: Any) -> Any:
             stored = await original(event)
             self.committed.setdefault(cause, time.perf_counter())
             return stored
 
+        async def append_many(events: Any, **kw: Any) -> Any:  # the run record and its first command
+            stored = await original_many(events, **kw)
+            self.committed.setdefault(cause, time.perf_counter())
+            return stored
+
         self.log.append = append  # type: ignore[method-assign]
+        self.log.append_many = append_many  # type: ignore[method-assign]
         try:
             return await super().command(run, command, targets, data)
         finally:
             del self.log.append
+            del self.log.append_many
 
 
 def pct(values: list[float], q: float) -> float:

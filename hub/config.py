@@ -54,6 +54,8 @@ class HubSection(_Strict):
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     command_timeout: str = "10s"
     synchronous: str = Field("full", pattern="^(full|normal)$")
+    # PRAGMA quick_check before starting: catches a damaged file, costs ~20 s per GB of log.
+    startup_check: str = Field("quick", pattern="^(quick|none)$")
 
     @field_validator("timezone")
     @classmethod

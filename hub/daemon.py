@@ -53,7 +53,7 @@ class Daemon:
         if hasattr(backend, "synchronous"):
             backend.synchronous = config.hub.synchronous.upper()
         if hasattr(backend, "check_on_open"):
-            backend.check_on_open = True
+            backend.check_on_open = config.hub.startup_check == "quick"
         self.log = EventLog(backend)
         self.supervisor = Supervisor()
         self.router = CommandRouter(self.log, timeout=parse_duration_us(config.hub.command_timeout) / 1e6)
@@ -116,7 +116,7 @@ class Daemon:
                     for factory in self.extra_tasks:
                         tasks.append(inner.create_task(factory()))
                     if sock is not None:
-                        app = self.http_app()
+                        app = self.http_app(inner, tasks)
                         tasks.append(inner.create_task(serve(app, sock), name="http"))
                         log.info("HTTP on http://%s:%d (/health, /metrics)", *sock.getsockname()[:2])
                     await self._stop.wait()
@@ -129,16 +129,53 @@ class Daemon:
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
 
-    def http_app(self) -> Any:
+    def http_app(self, group: asyncio.TaskGroup, tasks: list[asyncio.Task[Any]]) -> Any:
         """/health, /metrics and the MCP server at /mcp (bearer token; loopback only without one)."""
+        return build_app(self.log, self.supervisor.status,
+                         extra_routes=[Mount("/", app=LazyMcp(self._mcp_app, group, tasks))])
+
+    def _mcp_app(self) -> Any:
         from hub.mcp import build_server, http_app
 
         mcp = self.config.mcp
         token = mcp.token.get_secret_value() if mcp.token else None
-        app = http_app(build_server(self.log, self.config, integrations=self.integrations), token,
-                       mcp.allowed_hosts, mcp.allowed_origins)
-        return build_app(self.log, self.supervisor.status, extra_routes=[Mount("/", app=app)],
-                         lifespan=app.lifespan)
+        return http_app(build_server(self.log, self.config, integrations=self.integrations), token,
+                        mcp.allowed_hosts, mcp.allowed_origins)
+
+
+class LazyMcp:
+    """The MCP endpoint, built on its first request: its libraries weigh about 40 MB that a daemon
+    nobody has asked anything over HTTP need not carry. Its lifespan runs in the daemon's task group."""
+
+    def __init__(self, factory: Callable[[], Any], group: asyncio.TaskGroup,
+                 tasks: list[asyncio.Task[Any]]) -> None:
+        self.factory = factory
+        self.group = group
+        self.tasks = tasks  # the daemon cancels these when it stops
+        self.app: Any = None
+        self._lock = asyncio.Lock()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            return
+        await (await self._ready())(scope, receive, send)
+
+    async def _ready(self) -> Any:
+        async with self._lock:
+            if self.app is None:
+                app = self.factory()
+                started = asyncio.Event()
+
+                async def lifespan() -> None:
+                    async with app.router.lifespan_context(app):
+                        started.set()
+                        await asyncio.Event().wait()  # until the daemon stops (cancelled)
+
+                self.tasks.append(self.group.create_task(lifespan(), name="mcp-sessions"))
+                await started.wait()
+                log.info("MCP server at /mcp started on its first request")
+                self.app = app
+        return self.app
 
 
 def check_exposure(config: Config) -> None:

@@ -75,3 +75,8 @@ def test_claude_over_http_needs_the_token_and_can_act(make_hub: object) -> None:
     assert hub.cli_json("state", "light.kitchen")["states"][0]["state"] == "on"
     requests = hub.cli_json("events", "--type", "command_requested", "--source", "mcp")["events"]
     assert requests and requests[-1]["entity_id"] == "light.kitchen"
+    # The MCP sessions started on the first request stop with the daemon.
+    import signal
+
+    assert hub.stop(signal.SIGTERM) == 0
+    assert hub.cli_json("events", "--type", "hub_stopped")["events"]
