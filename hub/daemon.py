@@ -14,7 +14,7 @@ from hub.commands import CommandRouter
 from hub.config import Config
 from hub.errors import ConfigError
 from hub.events import Event
-from hub.http import Mount, bind, build_app, serve
+from hub.http import Mount, bind, build_app, is_loopback, serve
 from hub.integration import Integration, IntegrationContext
 from hub.log import EventLog
 from hub.retention import retention_loop
@@ -180,8 +180,6 @@ class LazyMcp:
 
 def check_exposure(config: Config) -> None:
     """Refuse to serve MCP beyond loopback without a token."""
-    from hub.mcp.auth import is_loopback
-
     if config.hub.http.enabled and not is_loopback(config.hub.http.host) and config.mcp.token is None:
         raise ConfigError(f"{config.path}: mcp.token is required when hub.http.host is {config.hub.http.host!r} "
                           "(not loopback): set `mcp: {token: !env HUB_MCP_TOKEN}`, or listen on 127.0.0.1")

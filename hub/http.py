@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import socket
 import time
@@ -67,6 +68,18 @@ def build_app(log_: EventLog, integrations: Callable[[], dict[str, dict[str, Any
     routes: list[BaseRoute] = [Route("/health", get_health), Route("/metrics", get_metrics)]
     routes += extra_routes or []
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for 127.0.0.0/8, ::1 and `localhost`."""
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def bind(host: str, port: int) -> socket.socket:

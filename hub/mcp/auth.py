@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import logging
 from typing import TYPE_CHECKING, Any
 
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from hub.http import is_loopback
 
 if TYPE_CHECKING:
     from fastmcp import FastMCP
@@ -23,17 +24,7 @@ log = logging.getLogger(__name__)
 
 MCP_PATH = "/mcp"
 
-
-def is_loopback(host: str | None) -> bool:
-    """True for 127.0.0.0/8, ::1 and `localhost`."""
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+__all__ = ["MCP_PATH", "http_app", "is_loopback"]
 
 
 async def _plain(send: Send, status: int, text: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
