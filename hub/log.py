@@ -139,8 +139,8 @@ class Subscription:
 class EventLog:
     """The append-only log of one hub and the projections folded from it."""
 
-    def __init__(self, backend: Backend, *, project: bool = True, max_pending: int = 200_000,
-                 max_batch: int = 20_000, linger: float = 0.0005) -> None:
+    def __init__(self, backend: Backend, *, project: bool = True, max_pending: int = 50_000,
+                 max_batch: int = 10_000, linger: float = 0.0005) -> None:
         self.backend = backend
         self.project = project
         self.max_pending = max_pending

@@ -36,7 +36,7 @@ from integrations.mqtt.topics import TopicTable, matches
 log = logging.getLogger(__name__)
 
 ClientFactory = Callable[..., aiomqtt.Client]
-MAX_UNACKED = 20_000           # messages read but not yet durable; the reader waits beyond this
+MAX_UNACKED = 5_000            # messages read but not yet durable; the reader waits beyond this
 AUTH_CODES = {4, 5, 134, 135}  # CONNACK: bad user name or password, not authorised (v3.1.1 and v5)
 SESSION_EXPIRY = 7 * 24 * 3600
 RECEIVE_MAXIMUM = 5_000

@@ -38,7 +38,7 @@ class Broker:
             f"persistence_location {folder}/\n"
             "autosave_interval 3600\n"
             "max_queued_messages 1000000\n"
-            "max_inflight_messages 0\n"
+            "max_inflight_messages 1000\n"
             "log_type error\n"
             f"log_dest file {folder}/mosquitto.log\n"
             f"{extra}\n"
