@@ -93,8 +93,6 @@ class Subscription:
         return True
 
     def _push(self, batch: list[Event]) -> None:
-        if self._catching_up and not self._live and not self._buffer:
-            pass
         for event in batch:
             if self.wants(event):
                 if len(self._live) >= self.maxsize:
@@ -418,7 +416,6 @@ class EventLog:
                     continue
                 if self.project:
                     if not self._pending:
-                        self._has_work.set()
                         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
                         await self._enqueue(_Item([], None, future, False, 0))
                 else:

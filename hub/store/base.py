@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -173,5 +173,3 @@ class Backend(ABC):
     async def notify(self) -> None:
         """Tell other processes following this log that new events are stored."""
 
-
-StateLoader = Callable[[], Awaitable[list[State]]]
