@@ -7,8 +7,8 @@ import sqlite3
 import statistics
 from pathlib import Path
 
-from hub.store.sqlite import _split_sql
-from hub.store.sqlite_schema import V1
+from hub.store.sqlite import WAL_CHECKPOINT_PAGES, _split_sql
+from hub.store.sqlite_schema import MIGRATIONS, SCHEMA_VERSION, V1
 
 
 def pct(values: list[float], p: float) -> float:
@@ -40,6 +40,10 @@ def raw_database(path: str, synchronous: str = "FULL") -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")  # as the hub's writer
     for stmt in _split_sql(V1):
         conn.execute(stmt)
+    for version in range(1, SCHEMA_VERSION):  # the schema the hub writes into, indexes and all
+        for stmt in _split_sql(MIGRATIONS[version]):
+            conn.execute(stmt)
     return conn

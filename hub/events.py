@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from hub.errors import InputRejected
 from hub.times import now_us, to_iso
 
@@ -42,8 +44,26 @@ MAX_DATA_BYTES = 1024 * 1024
 _last_ms = 0
 _counter = 0
 _random = random.Random(os.urandom(16))
-# One encoder for the log: json.dumps with options builds a new encoder on every call.
-encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+# The log's JSON: orjson on the hot paths (about ten times the standard library's speed on
+# events), the standard library for what orjson refuses (integers beyond 64 bits, say).
+_stdlib_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
+def encode_json(value: Any) -> str:
+    """Compact JSON text, UTF-8 characters kept as they are."""
+    try:
+        return orjson.dumps(value, option=_ORJSON_OPTIONS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return _stdlib_encode(value)
+
+
+def decode_json(text: str | bytes) -> Any:
+    """Parse JSON text from the log."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)  # what orjson refuses and Python accepts (NaN, huge integers)
 
 
 def new_id() -> str:

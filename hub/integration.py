@@ -9,6 +9,7 @@ loopback or an httpx.MockTransport.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import fnmatch
 import logging
@@ -162,6 +163,15 @@ class IntegrationContext:
             entity_id, state_string(state), attributes or {}, source=self.instance_id, time=time,
             causation=causation, correlation=correlation, force_update=force_update,
         )
+
+    def set_state_soon(self, entity_id: str, state: object, attributes: dict[str, Any] | None = None,
+                       *, force_update: bool = False) -> asyncio.Future[Event | None] | None:
+        """set_state queued at once, for hot paths: the future of its result, or None when the log's
+        queue is full (await set_state then)."""
+        self.owned.add(entity_id)
+        causation, correlation = self._cause_for(entity_id)
+        return self.log.submit_state(entity_id, state_string(state), attributes or {}, source=self.instance_id,
+                                     causation=causation, correlation=correlation, force_update=force_update)
 
     async def register_entity(self, info: EntityInfo) -> None:
         """Create or update an entity in the registry (appended only when something changed)."""

@@ -10,11 +10,11 @@ so a failed transaction leaves the fold as it was.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from hub import events as ev
-from hub.events import Event, encode_json
+from hub.events import Event, decode_json, encode_json
 from hub.states import State, as_number
 
 PROJECTIONS = ("states", "history", "statistics", "registry")
@@ -22,20 +22,28 @@ FIVE_MIN = 300_000_000
 HOUR = 3_600_000_000
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_US = timedelta(microseconds=1)
+
+
 def iso_to_us(value: str | None, default: int) -> int:
+    """An ISO 8601 time with an offset as exact microseconds (no float rounding); `default` if
+    missing or without an offset."""
     if not value:
         return default
     dt = datetime.fromisoformat(value)
-    return int(dt.timestamp() * 1_000_000) if dt.utcoffset() is not None else default
+    return (dt - _EPOCH) // _ONE_US if dt.utcoffset() is not None else default
 
 
 def state_from_data(entity_id: str, data: dict[str, Any] | None, default_time: int) -> State | None:
     """A State from state_changed's `new_state`/`old_state` shape."""
     if not data:
         return None
-    return State(entity_id, str(data.get("state", "unknown")), data.get("attributes") or {},
-                 iso_to_us(data.get("last_changed"), default_time),
-                 iso_to_us(data.get("last_updated"), default_time))
+    updated_text = data.get("last_updated")
+    changed_text = data.get("last_changed")
+    updated = iso_to_us(updated_text, default_time)
+    changed = updated if changed_text == updated_text else iso_to_us(changed_text, default_time)
+    return State(entity_id, str(data.get("state", "unknown")), data.get("attributes") or {}, changed, updated)
 
 
 @dataclass
@@ -52,10 +60,13 @@ class Ops:
         default_factory=dict)
     devices: dict[str, tuple[str, str | None, str | None, str | None, str]] = field(default_factory=dict)
     removed_entities: set[str] = field(default_factory=set)
+    # State changes of an entity without a new state (no history row): how they are found by entity.
+    unhistoried: list[tuple[str, int]] = field(default_factory=list)
 
     def empty(self) -> bool:
         return not (self.history or self.states or self.removed_states or self.stats_5m or self.stats_hour
-                    or self.state_time or self.entities or self.devices or self.removed_entities)
+                    or self.state_time or self.entities or self.devices or self.removed_entities
+                    or self.unhistoried)
 
 
 def _stat(acc: dict[tuple[str, int], list[float]], key: tuple[str, int], value: float) -> None:
@@ -91,32 +102,45 @@ class Fold:
         self.states: dict[str, State] = {}
         self.registry: dict[str, dict[str, Any]] = {}
         self.position = 0  # the last seq folded into memory
+        # Uncommitted changes, one layer per batch begun and not yet committed, oldest first:
+        # the writer folds batch N+1 while batch N is being committed.
+        self._layers: list[tuple[dict[str, State | None], dict[str, dict[str, Any] | None], list[int]]] = []
         self._overlay: dict[str, State | None] = {}
         self._registry_overlay: dict[str, dict[str, Any] | None] = {}
-        self._pending_position = 0
+        self._pending_position = [0]
 
-    # --- reads through the uncommitted overlay -----------------------------
+    # --- reads through the uncommitted layers ------------------------------
 
     def get(self, entity_id: str) -> State | None:
-        if entity_id in self._overlay:
-            return self._overlay[entity_id]
+        for overlay, _, _ in reversed(self._layers):
+            if entity_id in overlay:
+                return overlay[entity_id]
         return self.states.get(entity_id)
+
+    def _known(self, entity_id: str) -> dict[str, Any] | None:
+        for _, registry, _ in reversed(self._layers):
+            if registry and entity_id in registry:
+                return registry[entity_id]
+        return self.registry.get(entity_id)
 
     # --- the fold ----------------------------------------------------------
 
     def begin(self) -> Ops:
-        self._overlay.clear()
-        self._registry_overlay.clear()
-        self._pending_position = self.position
+        """Start a batch: a new layer on top of those begun and not yet committed."""
+        position = self._layers[-1][2][0] if self._layers else self.position
+        self._overlay, self._registry_overlay, self._pending_position = {}, {}, [position]
+        self._layers.append((self._overlay, self._registry_overlay, self._pending_position))
         return Ops()
 
     def apply(self, ops: Ops, event: Event, new: State | None = None, *, emit: bool = True) -> None:
         """Fold one stored event (seq set). `emit=False` updates memory only (already projected)."""
         assert event.seq is not None
-        self._pending_position = event.seq
+        self._pending_position[0] = event.seq
         etype = event.type
         if etype == ev.STATE_CHANGED:
-            self._state_changed(ops, event, new, emit)
+            if new is None and event.entity_id is not None:
+                new = state_from_data(event.entity_id, event.data.get("new_state"), event.time)
+            self._state_changed(ops, event.entity_id, event.seq, event.source, new, emit)
         elif etype == ev.ENTITY_REGISTERED:
             self._registered(ops, event, emit)
         elif etype == ev.ENTITY_REMOVED:
@@ -128,12 +152,31 @@ class Fold:
                 ops.removed_states.add(event.entity_id)
                 ops.states.pop(event.entity_id, None)
 
-    def _state_changed(self, ops: Ops, event: Event, new: State | None, emit: bool) -> None:
-        entity_id = event.entity_id
+    def apply_rows(self, ops: Ops, rows: list[tuple[Any, ...]]) -> list[Event]:
+        """Fold stored rows in the shape `Backend.rows_to_fold` reads (seq, type, source, entity_id,
+        time, payload): the catch-up and rebuild path, with no Event built for a state change.
+        Returns the registry events among them (the log keeps its registry from those)."""
+        registry: list[Event] = []
+        state_changed = self._state_changed
+        for seq, etype, source, entity_id, time, payload in rows:
+            if etype == ev.STATE_CHANGED:
+                self._pending_position[0] = seq
+                if entity_id is not None:
+                    new = state_from_data(entity_id, decode_json(payload) if payload else None, time)
+                    state_changed(ops, entity_id, seq, source, new, True)
+                continue
+            event = Event(etype, source, entity_id, decode_json(payload) if payload else {}, time=time, seq=seq)
+            self.apply(ops, event)
+            if etype in (ev.ENTITY_REGISTERED, ev.ENTITY_REMOVED):
+                registry.append(event)
+        if rows:
+            self._pending_position[0] = rows[-1][0]
+        return registry
+
+    def _state_changed(self, ops: Ops, entity_id: str | None, seq: int, source: str, new: State | None,
+                       emit: bool) -> None:
         if entity_id is None:
             return
-        if new is None:
-            new = state_from_data(entity_id, event.data.get("new_state"), event.time)
         old = self.get(entity_id)
         self._overlay[entity_id] = new
         if not emit:
@@ -141,27 +184,27 @@ class Fold:
         if new is None:
             ops.removed_states.add(entity_id)
             ops.states.pop(entity_id, None)
+            ops.unhistoried.append((entity_id, seq))
             return
         attrs = encode_json(new.attributes)
-        seq = event.seq or 0
-        ops.states[entity_id] = (entity_id, new.state, attrs, new.last_changed, new.last_updated, seq)
-        ops.removed_states.discard(entity_id)
-        ops.history.append((entity_id, new.last_updated, seq, new.state, attrs, new.last_changed))
-        value = as_number(new.state)
+        state = new.state
         t = new.last_updated
+        ops.states[entity_id] = (entity_id, state, attrs, new.last_changed, t, seq)
+        if ops.removed_states:
+            ops.removed_states.discard(entity_id)
+        ops.history.append((entity_id, t, seq, state, attrs, new.last_changed))
+        value = as_number(state)
         if value is not None:
             _stat(ops.stats_5m, (entity_id, t - t % FIVE_MIN), value)
             _stat(ops.stats_hour, (entity_id, t - t % HOUR), value)
-        if old is not None and old.state != new.state and as_number(old.state) is None:
+        if old is not None and old.state != state and as_number(old.state) is None:
             for bucket, secs in split_hours(old.last_changed, new.last_changed):
                 key = (entity_id, bucket, old.state)
                 ops.state_time[key] = ops.state_time.get(key, 0.0) + secs
-        known = self._registry_overlay[entity_id] if entity_id in self._registry_overlay \
-            else self.registry.get(entity_id)
-        if known is None:
-            self._registry_overlay[entity_id] = {"integration": event.source}
+        if self._known(entity_id) is None:
+            self._registry_overlay[entity_id] = {"integration": source}
             ops.removed_entities.discard(entity_id)
-            ops.entities.setdefault(entity_id, (entity_id, event.source, None, None, None,
+            ops.entities.setdefault(entity_id, (entity_id, source, None, None, None,
                                                 entity_id.split(".", 1)[0], "{}", seq))
 
     def _registered(self, ops: Ops, event: Event, emit: bool) -> None:
@@ -185,22 +228,23 @@ class Fold:
                                       device.get("area"), encode_json(device))
 
     def commit(self) -> None:
-        """The backend committed: make the overlay the truth."""
-        for entity_id, state in self._overlay.items():
+        """The backend committed the oldest batch begun: make its layer the truth."""
+        if not self._layers:
+            return
+        overlay, registry, position = self._layers.pop(0)
+        for entity_id, state in overlay.items():
             if state is None:
                 self.states.pop(entity_id, None)
             else:
                 self.states[entity_id] = state
-        for entity_id, info in self._registry_overlay.items():
+        for entity_id, info in registry.items():
             if info is None:
                 self.registry.pop(entity_id, None)
             else:
                 self.registry[entity_id] = info
-        self.position = max(self.position, self._pending_position)
-        self._overlay.clear()
-        self._registry_overlay.clear()
+        self.position = max(self.position, position[0])
 
     def rollback(self) -> None:
-        self._overlay.clear()
-        self._registry_overlay.clear()
-        self._pending_position = self.position
+        """Forget every batch begun and not committed."""
+        self._layers.clear()
+        self._overlay, self._registry_overlay, self._pending_position = {}, {}, [self.position]

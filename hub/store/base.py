@@ -5,14 +5,13 @@ Every backend passes the shared contract suite in tests/contract/store_contract.
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from hub.events import Event, encode_json
+from hub.events import Event, decode_json, encode_json
 from hub.projections import Ops
 from hub.states import State
 
@@ -40,7 +39,7 @@ class EventFilter:
 
 def row_to_event(row: tuple[Any, ...]) -> Event:
     seq, id_, time, type_, source, entity_id, data, causation, correlation = row
-    return Event(type_, source, entity_id, json.loads(data), id_, time, causation, correlation, seq)
+    return Event(type_, source, entity_id, decode_json(data), id_, time, causation, correlation, seq)
 
 
 def event_to_row(e: Event) -> tuple[Any, ...]:
@@ -93,6 +92,29 @@ class Backend(ABC):
     @abstractmethod
     def transaction(self) -> AbstractAsyncContextManager[Tx]:
         """An exclusive write transaction; commits on normal exit, rolls back on error."""
+
+    # True when `commit_batch` stores a batch in one step (the writer then pipelines).
+    commit_batch_supported: bool = False
+
+    async def commit_batch(self, head: int, events: list[Event], ops: Ops | None, position: int) -> bool:
+        """Store events (seqs head+1...) and projection rows in one transaction, but only if the
+        log's head is still `head` and no event id is stored already; False (nothing written)
+        when either assumption is wrong."""
+        raise NotImplementedError
+
+    async def rows_to_fold(self, after: int, upto: int) -> list[tuple[Any, ...]]:
+        """The events after < seq <= upto that the projections fold, as (seq, type, source,
+        entity_id, time, payload) rows: payload is the JSON text of `new_state` for a state
+        change and of `data` otherwise (Fold.apply_rows)."""
+        async with self.transaction() as tx:
+            events = await tx.read_range(after, upto)
+        return [(e.seq, e.type, e.source, e.entity_id, e.time,
+                 encode_json(e.data.get("new_state") if e.type == "state_changed" else e.data)) for e in events]
+
+    async def commit_projection(self, ops: Ops, position: int) -> None:
+        """Write projection rows and move the positions (catch-up and rebuild)."""
+        async with self.transaction() as tx:
+            await tx.apply(ops, position)
 
     @abstractmethod
     async def head(self) -> int: ...

@@ -3,16 +3,16 @@ and the decoding of their rows. A backend supplies `_rows` and its dialect's few
 
 from __future__ import annotations
 
-import json
 from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from hub.events import Event
+from hub.events import STATE_CHANGED, Event, decode_json
 from hub.states import State
 from hub.store.base import EventFilter, row_to_event
 
 COLUMNS = "seq, id, time, type, source, entity_id, data, causation, correlation"
+NOT_STATE_CHANGE = "type != 'state_changed'"  # written as the partial indexes' WHERE is (schema 3)
 
 
 class SqlReads:
@@ -37,6 +37,10 @@ class SqlReads:
 
     # --- the log -------------------------------------------------------------------
 
+    # True when state changes are left out of the log's entity and type indexes (SQLite, schema 3):
+    # a state change is then found by entity through the history projection.
+    state_changes_by_history = False
+
     def _where(self, flt: EventFilter) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
@@ -45,18 +49,29 @@ class SqlReads:
             clauses.append(clause)
             params.extend(values)
 
+        bounds: list[tuple[str, Any]] = []
         if flt.after:
-            add("seq > ?", flt.after)
+            bounds.append(("seq > ?", flt.after))
         if flt.before is not None:
-            add("seq < ?", flt.before)
+            bounds.append(("seq < ?", flt.before))
+        for clause, value in bounds:
+            add(clause, value)
+        by_history = self.state_changes_by_history
         if flt.types:
             clause, values = self._in_clause("type", flt.types)
             add(clause, *values)
+            if by_history and STATE_CHANGED not in flt.types:
+                add(NOT_STATE_CHANGE)  # lets the partial indexes answer
+        on_entity: list[tuple[str, Any]] = []
         if flt.entity_id is not None:
-            add("entity_id = ?", flt.entity_id)
+            on_entity.append(("entity_id = ?", flt.entity_id))
         if flt.entity_glob is not None:
-            for clause, value in self._glob_clauses(flt.entity_glob):
-                add(clause, value)
+            on_entity.extend(self._glob_clauses(flt.entity_glob))
+        for clause, value in on_entity:
+            add(clause, value)
+        if on_entity and by_history and (not flt.types or STATE_CHANGED in flt.types):
+            clause, values = self._entity_seqs(on_entity, bounds)
+            add(clause, *values)
         if flt.source is not None:
             add("source = ?", flt.source)
         if flt.since is not None:
@@ -70,6 +85,19 @@ class SqlReads:
         if flt.text:
             add(self._text_clause(), flt.text)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def _entity_seqs(self, on_entity: list[tuple[str, Any]], bounds: list[tuple[str, Any]]) -> tuple[str, list[Any]]:
+        """`seq IN (...)`: the seqs of an entity's events, from the partial entity index for all but
+        state changes, from history and entity_events for state changes, and the unprojected tail."""
+        where = " AND ".join(["entity_id IS NOT NULL"] + [c for c, _ in on_entity] + [c for c, _ in bounds])
+        values = [v for _, v in on_entity] + [v for _, v in bounds]
+        tail = " AND ".join(["seq > (SELECT COALESCE(MIN(seq), 0) FROM projection_position)"]
+                            + [c for c, _ in bounds])
+        sql = (f"seq IN (SELECT seq FROM events WHERE {where} AND {NOT_STATE_CHANGE}"
+               f" UNION ALL SELECT seq FROM history WHERE {where}"
+               f" UNION ALL SELECT seq FROM entity_events WHERE {where}"
+               f" UNION ALL SELECT seq FROM events WHERE {tail})")
+        return sql, values * 3 + [v for _, v in bounds]
 
     async def read(self, flt: EventFilter) -> list[Event]:
         where, params = self._where(flt)
@@ -97,17 +125,17 @@ class SqlReads:
 
     async def load_states(self) -> list[State]:
         rows = await self._rows("SELECT entity_id, state, attributes, last_changed, last_updated FROM states")
-        return [State(r[0], r[1], json.loads(r[2]), r[3], r[4]) for r in rows]
+        return [State(r[0], r[1], decode_json(r[2]), r[3], r[4]) for r in rows]
 
     async def load_registry(self) -> dict[str, dict[str, Any]]:
         rows = await self._rows("SELECT entity_id, integration, name, area, device_id, domain, info FROM entities")
         return {r[0]: {"entity_id": r[0], "integration": r[1], "name": r[2], "area": r[3], "device_id": r[4],
-                       "domain": r[5], "info": json.loads(r[6])} for r in rows}
+                       "domain": r[5], "info": decode_json(r[6])} for r in rows}
 
     async def devices(self) -> dict[str, dict[str, Any]]:
         rows = await self._rows("SELECT device_id, integration, name, area, info FROM devices")
         return {r[0]: {"device_id": r[0], "integration": r[1], "name": r[2], "area": r[3],
-                       "info": json.loads(r[4])} for r in rows}
+                       "info": decode_json(r[4])} for r in rows}
 
     async def entity_ids(self) -> list[str]:
         rows = await self._rows("SELECT entity_id FROM states UNION SELECT entity_id FROM entities")
@@ -120,11 +148,11 @@ class SqlReads:
             rows = await self._rows(
                 "SELECT state, attributes, last_changed, time FROM history WHERE entity_id=? AND time<? "
                 "ORDER BY time DESC, seq DESC LIMIT 1", entity_id, start)
-            out.extend(State(entity_id, r[0], json.loads(r[1]), r[2], r[3]) for r in rows)
+            out.extend(State(entity_id, r[0], decode_json(r[1]), r[2], r[3]) for r in rows)
         rows = await self._rows(
             "SELECT state, attributes, last_changed, time FROM history WHERE entity_id=? AND time>=? AND time<? "
             "ORDER BY time, seq LIMIT ?", entity_id, start, end, self._no_limit() if limit is None else limit)
-        out.extend(State(entity_id, r[0], json.loads(r[1]), r[2], r[3]) for r in rows)
+        out.extend(State(entity_id, r[0], decode_json(r[1]), r[2], r[3]) for r in rows)
         return out
 
     def _no_limit(self) -> Any:

@@ -12,7 +12,7 @@ import logging
 import socket
 import ssl
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, ClassVar
 
 import aiomqtt
@@ -25,7 +25,7 @@ from hub.errors import CommandError, InputRejected, StoreError
 from hub.events import Event
 from hub.integration import Command, Integration, IntegrationContext
 from hub.times import now_us, to_iso
-from integrations.mqtt import commands, discovery
+from integrations.mqtt import commands, discovery, fastprops
 from integrations.mqtt.config import MqttConfig, entity_from_config
 from integrations.mqtt.entities import MqttEntity
 from integrations.mqtt.platforms import apply_message, static_attributes
@@ -40,6 +40,8 @@ MAX_UNACKED = 5_000            # messages read but not yet durable; the reader w
 AUTH_CODES = {4, 5, 134, 135}  # CONNACK: bad user name or password, not authorised (v3.1.1 and v5)
 SESSION_EXPIRY = 7 * 24 * 3600
 RECEIVE_MAXIMUM = 5_000
+
+fastprops.install()
 
 
 class MqttIntegration(Integration):
@@ -57,7 +59,7 @@ class MqttIntegration(Integration):
         self.topic_table = TopicTable(config.max_topics)
         self.client: aiomqtt.Client | None = None
         self._subscribed: set[str] = set()
-        self._unacked: deque[tuple[asyncio.Task[None] | None, int, int]] = deque()
+        self._unacked: deque[tuple[asyncio.Future[Any] | None, int, int]] = deque()
         self._unacked_changed = asyncio.Event()
         self._loaded = False
         self._removed: list[str] = []
@@ -222,7 +224,7 @@ class MqttIntegration(Integration):
             if not isinstance(payload, bytes):
                 payload = b"" if payload is None else str(payload).encode()
             self.topic_table.seen(topic, payload, message.retain)
-            task: asyncio.Task[None] | None = None
+            task: asyncio.Future[Any] | None = None
             if self.cfg.discovery and topic.startswith(prefix):
                 where = discovery.parse_topic(self.cfg.discovery_prefix, topic)
                 if where is not None:
@@ -230,7 +232,9 @@ class MqttIntegration(Integration):
                     self._queue_ack(None, message.mid, message.qos)
                     continue
             work = self._ingest(topic, payload, message.qos, message.retain)
-            if work:
+            if len(work) == 1 and isinstance(work[0], asyncio.Future):
+                task = work[0]
+            elif work:
                 task = asyncio.ensure_future(_run_all(work))
             self._queue_ack(task, message.mid, message.qos)
             if len(self._unacked) >= MAX_UNACKED:
@@ -238,7 +242,7 @@ class MqttIntegration(Integration):
                     self._unacked_changed.clear()
                     await self._unacked_changed.wait()
 
-    def _queue_ack(self, task: asyncio.Task[None] | None, mid: int, qos: int) -> None:
+    def _queue_ack(self, task: asyncio.Future[Any] | None, mid: int, qos: int) -> None:
         if task is None and qos == 0:
             return
         self._unacked.append((task, mid, qos))
@@ -270,7 +274,7 @@ class MqttIntegration(Integration):
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    def _ingest(self, topic: str, payload: bytes, qos: int, retain: bool) -> list[Coroutine[Any, Any, Any]]:
+    def _ingest(self, topic: str, payload: bytes, qos: int, retain: bool) -> list[Awaitable[Any]]:
         """The facts one message causes, as coroutines to run in order (nothing if none)."""
         handlers = self.table.handlers(topic)
         capture = any(matches(p, topic) for p in self.cfg.capture) if self.cfg.capture else False
@@ -284,7 +288,7 @@ class MqttIntegration(Integration):
             text = payload.decode("utf-8")
         except UnicodeDecodeError as exc:
             return [self.ctx.reject(origin, f"payload is not UTF-8 ({exc.reason} at byte {exc.start})", payload)]
-        work: list[Coroutine[Any, Any, Any]] = []
+        work: list[Awaitable[Any]] = []
         for entity, role in handlers:
             try:
                 if role.startswith("availability:"):
@@ -301,8 +305,11 @@ class MqttIntegration(Integration):
                 entity.value = to_iso(now_us())
                 entity.attributes["event_type"] = event_type
             state, attrs = self._state_of(entity)
-            work.append(self.ctx.set_state(entity.entity_id, state, attrs,
-                                           force_update=bool(entity.config.get("force_update"))))
+            force = bool(entity.config.get("force_update"))
+            # Queued now (the log keeps order), so a message costs no task of its own.
+            soon = self.ctx.set_state_soon(entity.entity_id, state, attrs, force_update=force)
+            work.append(soon if soon is not None else
+                        self.ctx.set_state(entity.entity_id, state, attrs, force_update=force))
         if capture:
             work.append(self.ctx.append(Event(ev.MQTT_MESSAGE, self.id, None, {
                 "topic": topic, "payload": text, "qos": qos, "retain": retain})))
@@ -447,14 +454,15 @@ async def _drain(client: aiomqtt.Client) -> AsyncIterator[aiomqtt.Message]:
             yield await anext(messages)
 
 
-async def _run_all(work: list[Coroutine[Any, Any, Any]]) -> None:
+async def _run_all(work: list[Awaitable[Any]]) -> None:
     index = 0
     try:
         for index, step in enumerate(work):  # noqa: B007 (index is read in finally)
             await step
     finally:
         for step in work[index + 1:]:
-            step.close()  # cancelled part-way: the rest never starts
+            if isinstance(step, Coroutine):
+                step.close()  # cancelled part-way: the rest never starts
 
 
 def _code(exc: MqttCodeError) -> int | None:

@@ -319,6 +319,49 @@ class StoreContract:
             newest = await log.read(EventFilter(descending=True, limit=5))
             assert [e.seq for e in newest] == [120, 119, 118, 117, 116]
 
+    async def test_entity_filters_find_state_changes_of_a_projected_log(self, url: str) -> None:
+        # SQLite leaves state changes out of its entity index and finds them through history
+        # (and entity_events for a change without a new state); every backend answers alike.
+        rng = random.Random(11)
+        entities = ["light.porch", "light.hall", "sensor.temp", "binary_sensor.door"]
+        async with open_log(url) as log:
+            for i in range(160):
+                eid = rng.choice(entities)
+                kind = rng.random()
+                if kind < 0.5:
+                    await log.report_state(eid, str(rng.randrange(4)), {"i": i}, source=rng.choice(["a", "b"]),
+                                           time=T0 + i * MIN)
+                elif kind < 0.9:
+                    await log.append(Event("device_event", rng.choice(["a", "b"]), eid, {"i": i}, time=T0 + i * MIN))
+                else:  # a state change without a new state (removal): no history row
+                    await log.append(Event("state_changed", "a", eid, {"old_state": None, "new_state": None},
+                                           time=T0 + i * MIN))
+            stored = await log.read(EventFilter(limit=10_000))
+            cases: list[tuple[EventFilter, Any]] = [
+                (EventFilter(entity_id="light.porch"), lambda e: e.entity_id == "light.porch"),
+                (EventFilter(entity_id="light.porch", types=("state_changed",)),
+                 lambda e: e.entity_id == "light.porch" and e.type == "state_changed"),
+                (EventFilter(entity_id="sensor.temp", types=("device_event",)),
+                 lambda e: e.entity_id == "sensor.temp" and e.type == "device_event"),
+                (EventFilter(entity_glob="light.*", after=40, before=140),
+                 lambda e: (e.entity_id or "").startswith("light.") and 40 < (e.seq or 0) < 140),
+                (EventFilter(entity_glob="*.door", source="b", since=T0 + 30 * MIN),
+                 lambda e: e.entity_id == "binary_sensor.door" and e.source == "b" and e.time >= T0 + 30 * MIN),
+                (EventFilter(types=("device_event",)), lambda e: e.type == "device_event"),
+            ]
+            for flt, keep in cases:
+                want = [e.seq for e in stored if keep(e)]
+                assert want, flt
+                assert [e.seq for e in await log.read(flt)] == want, flt
+                assert await log.backend.count(flt) == len(want), flt
+            newest = await log.read(EventFilter(entity_id="light.hall", descending=True, limit=3))
+            assert [e.seq for e in newest] == [e.seq for e in stored if e.entity_id == "light.hall"][::-1][:3]
+            removals = [e.seq for e in stored if e.type == "state_changed" and e.data.get("new_state") is None]
+            assert removals
+            for seq in removals:
+                entity_id = next(e.entity_id for e in stored if e.seq == seq)
+                assert seq in [e.seq for e in await log.read(EventFilter(entity_id=entity_id, limit=10_000))]
+
     async def test_glob_with_a_negated_class_reads_what_follow_delivers(self, url: str) -> None:
         # Subscription.wants matches live events with fnmatch, so reads must use the same glob language.
         async with open_log(url, project=False) as log:

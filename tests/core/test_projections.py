@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
+import pytest
+
+import hub.log
 from hub.events import Event
 from hub.integration import DeviceInfo, EntityInfo, IntegrationContext
 from hub.log import open_log
-from hub.projections import HOUR, Fold, split_hours
+from hub.projections import HOUR, Fold, iso_to_us, split_hours
 from hub.store.sqlite_schema import PROJECTION_TABLES
+from hub.times import to_iso
 
 T0 = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
 
@@ -112,3 +117,57 @@ async def test_projections_catch_up_after_a_crash_mid_way(tmp_path: Path) -> Non
         assert state is not None and state.state == "99"
         history = await log.backend.history("sensor.x", 0, 2**62)
         assert len(history) == 100  # applied exactly once: no duplicates, none missing
+
+
+def test_layers_fold_a_batch_on_top_of_one_being_committed() -> None:
+    def change(seq: int, state: str) -> Event:
+        return Event("state_changed", "s", "light.a", {"new_state": {"state": state}}, time=T0 + seq, seq=seq)
+
+    fold = Fold()
+    first = fold.begin()
+    fold.apply(first, change(1, "on"))
+    second = fold.begin()  # folded while the first is being committed
+    fold.apply(second, change(2, "off"))
+    assert fold.get("light.a").state == "off" and "light.a" not in fold.states  # type: ignore[union-attr]
+    fold.commit()  # the first batch is durable
+    assert fold.states["light.a"].state == "on" and fold.position == 1
+    assert fold.get("light.a").state == "off"  # type: ignore[union-attr]
+    fold.rollback()  # the second was refused
+    assert fold.get("light.a").state == "on" and fold.position == 1  # type: ignore[union-attr]
+
+
+def test_iso_times_become_exact_microseconds() -> None:
+    # The fold reads times back from the ISO text of state_changed: the round trip must be exact,
+    # whatever the offset the text was written with.
+    assert iso_to_us("2026-01-01T02:00:00.000001+02:00", 0) == T0 + 1
+    assert iso_to_us("2026-01-01T00:00:00", 7) == 7  # no offset: the event's own time
+    for us in (T0 + 1, T0 + 123_456_789_123, 1_763_702_493_123_457, 1_700_000_000_000_007):
+        text = to_iso(us)
+        assert iso_to_us(text, 0) == us, text
+
+
+async def test_rebuild_in_many_chunks_equals_live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Catch-up reads chunk N+1, folds chunk N and writes chunk N-1 at once; small chunks exercise that.
+    monkeypatch.setattr(hub.log, "CATCH_UP_CHUNK", 97)
+    path = tmp_path / "h.db"
+    async with open_log(str(path), synchronous="normal") as log:
+        ctx = IntegrationContext(log, "demo")
+
+        async def producer(k: int) -> None:
+            for i in range(300):
+                await log.report_state(f"sensor.p{k}_{i % 5}", str((i * 7 + k) % 11), {"k": k}, source="t",
+                                       time=T0 + i * 1_234_567 + k)
+                if i % 50 == 7:
+                    await ctx.register_entity(EntityInfo(f"light.l{k}", name=f"L{k}", area="hall"))
+                    await log.append(Event("device_event", "t", f"event.e{k}", {"i": i}))
+
+        await asyncio.gather(*(producer(k) for k in range(4)))
+        await log.append(Event("state_changed", "t", "sensor.p0_1", {"old_state": None, "new_state": None}))
+        await ctx.remove_entity("light.l2")
+        live = _dump(path)
+        registry = dict(log.registry())
+        count = await log.rebuild()
+        assert count == log.head and log.fold.position == log.head
+        assert _dump(path) == live
+        assert log.registry() == registry and "light.l2" not in registry and "light.l1" in registry
+    assert len(live["history"]) == 1200 and live["entity_events"]
