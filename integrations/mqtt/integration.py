@@ -25,7 +25,7 @@ from hub.errors import CommandError, InputRejected, StoreError
 from hub.events import Event
 from hub.integration import Command, Integration, IntegrationContext
 from hub.times import now_us, to_iso
-from integrations.mqtt import commands, discovery, fastprops
+from integrations.mqtt import commands, discovery, paho_speed
 from integrations.mqtt.config import MqttConfig, entity_from_config
 from integrations.mqtt.entities import MqttEntity
 from integrations.mqtt.platforms import apply_message, static_attributes
@@ -40,8 +40,9 @@ MAX_UNACKED = 5_000            # messages read but not yet durable; the reader w
 AUTH_CODES = {4, 5, 134, 135}  # CONNACK: bad user name or password, not authorised (v3.1.1 and v5)
 SESSION_EXPIRY = 7 * 24 * 3600
 RECEIVE_MAXIMUM = 5_000
+READ_HIGH, READ_LOW = 2_000, 500  # messages read and not yet taken: reading pauses at HIGH (ReadGate)
 
-fastprops.install()
+paho_speed.install()
 
 
 class MqttIntegration(Integration):
@@ -61,6 +62,7 @@ class MqttIntegration(Integration):
         self._subscribed: set[str] = set()
         self._unacked: deque[tuple[asyncio.Future[Any] | None, int, int]] = deque()
         self._unacked_changed = asyncio.Event()
+        self._gate: paho_speed.ReadGate | None = None
         self._loaded = False
         self._removed: list[str] = []
 
@@ -124,6 +126,8 @@ class MqttIntegration(Integration):
     async def _session(self, client: aiomqtt.Client) -> None:
         self.client = client
         _no_delay(client)
+        paho_speed.buffer_reads(client._client)
+        self._gate = paho_speed.ReadGate(client, READ_HIGH, READ_LOW)
         failure: BaseException | None = None
         try:
             await self.ctx.status("connected", f"{self.cfg.host}:{self.cfg.port}")
@@ -218,7 +222,7 @@ class MqttIntegration(Integration):
 
     async def _read(self, client: aiomqtt.Client) -> None:
         prefix = self.cfg.discovery_prefix + "/"
-        async for message in _drain(client):
+        async for message in _drain(client, self._gate):
             topic = message.topic.value
             payload = message.payload
             if not isinstance(payload, bytes):
@@ -443,15 +447,18 @@ class MqttIntegration(Integration):
             raise CommandError(f"mqtt: publish to {topic!r} on {self._where()} failed: {exc}") from None
 
 
-async def _drain(client: aiomqtt.Client) -> AsyncIterator[aiomqtt.Message]:
+async def _drain(client: aiomqtt.Client, gate: paho_speed.ReadGate | None) -> AsyncIterator[aiomqtt.Message]:
     """client.messages, but taking what is already queued without a task per message."""
     queue = client._queue  # aiomqtt's iterator makes a task per message; this is the hot path
     messages = client.messages
     while True:
         try:
-            yield queue.get_nowait()
+            message = queue.get_nowait()
         except asyncio.QueueEmpty:
-            yield await anext(messages)
+            message = await anext(messages)
+        if gate is not None:
+            gate.taken()
+        yield message
 
 
 async def _run_all(work: list[Awaitable[Any]]) -> None:

@@ -6,32 +6,32 @@ from paho.mqtt import _packet
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from integrations.mqtt import fastprops
+from integrations.mqtt import paho_speed
 
 
 def test_lean_properties_unpack_what_paho_packs() -> None:
-    assert fastprops.install() and _packet.Properties is fastprops.LeanProperties
+    assert paho_speed.install() and _packet.Properties is paho_speed.LeanProperties
     sent = Properties(PacketTypes.PUBLISH)
     sent.ContentType = "application/json"
     sent.MessageExpiryInterval = 30
     sent.UserProperty = ("site", "home")
     sent.UserProperty = ("room", "porch")
     packed = sent.pack()
-    ours, ours_len = fastprops.LeanProperties(PacketTypes.PUBLISH).unpack(packed)
+    ours, ours_len = paho_speed.LeanProperties(PacketTypes.PUBLISH).unpack(packed)
     theirs, theirs_len = Properties(PacketTypes.PUBLISH).unpack(packed)
     assert ours_len == theirs_len == len(packed)
-    assert fastprops.same(ours, theirs)
+    assert paho_speed.same(ours, theirs)
     assert ours.UserProperty == [("site", "home"), ("room", "porch")] and ours.ContentType == "application/json"
     # An object is reused by unpack: values from an earlier packet are cleared, the tables are not.
     empty, _ = ours.unpack(Properties(PacketTypes.PUBLISH).pack())
     assert not hasattr(empty, "ContentType") and not hasattr(empty, "UserProperty")
-    assert empty.names is fastprops.LeanProperties.names and len(empty.names) == 27
-    assert fastprops.same(empty, Properties(PacketTypes.PUBLISH))
-    assert "Content Type" in fastprops.LeanProperties.names
+    assert empty.names is paho_speed.LeanProperties.names and len(empty.names) == 27
+    assert paho_speed.same(empty, Properties(PacketTypes.PUBLISH))
+    assert "Content Type" in paho_speed.LeanProperties.names
 
 
 def test_decoded_publish_carries_its_properties() -> None:
-    fastprops.install()
+    paho_speed.install()
     props = Properties(PacketTypes.PUBLISH)
     props.ResponseTopic = "hub/reply"
     topic = b"home/porch/motion"

@@ -1,0 +1,146 @@
+"""Two changes to how paho receives, each of which cost more per message than everything the hub
+does with the message (bench/mqtt_ingest.py under cProfile, 20,000 QoS 1 messages/s):
+
+1. `LeanProperties`, a stand-in for paho's MQTT v5 `Properties` when decoding packets. paho
+(2.2) builds every `Properties` object from scratch: three tables of names, types and packet
+kinds per object, and `unpack` first clears it by trying every one of 27 property names. Every
+PUBLISH we receive over MQTT v5 gets one, and at 20,000 messages/s that was the largest single
+cost of ingest (about half of paho's share, bench/mqtt_ingest.py under cProfile). This subclass
+shares those tables, read-only, across objects and clears only what was set; reading and
+writing properties behaves as paho's class does. It is installed into paho's packet decoder
+only; what we send is built by paho's own class.
+
+2. `BufferedSocket`: paho reads a packet with three recv calls (its first byte, its length, its
+body) and aiomqtt calls paho once per readable event, so each message cost three system calls
+and a turn of the event loop. The wrapper reads up to 64 KiB at once and serves paho's small
+reads from it; it reports what it holds through `pending()`, the method aiomqtt already asks
+an SSL socket, so aiomqtt keeps calling paho until the buffer is empty and nothing is stranded.
+
+And `ReadGate`, which bounds memory: the broker does not hold back QoS 1 messages we have not
+acknowledged (Mosquitto 2.0 sent 90,000 past both its max_inflight_messages and our Receive
+Maximum), and aiomqtt queues whatever paho reads without limit. The gate stops reading the
+socket while aiomqtt's queue holds `high` messages and resumes below `low`: TCP then holds the
+broker back, and the backlog waits in the broker, whose job that is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from paho.mqtt import _packet
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+_TEMPLATE = Properties(PacketTypes.PUBLISH)
+
+
+class LeanProperties(Properties):
+    """paho's Properties with its lookup tables shared by the class."""
+
+    types = _TEMPLATE.types
+    names = _TEMPLATE.names
+    properties = _TEMPLATE.properties
+
+    def __init__(self, packetType: int) -> None:  # noqa: N803 (paho's name)
+        object.__setattr__(self, "packetType", packetType)
+
+    def clear(self) -> None:
+        for name in [key for key in self.__dict__ if key != "packetType"]:
+            delattr(self, name)
+
+
+def install() -> bool:
+    """Use LeanProperties in paho's packet decoder; False (paho's own kept) if its layout differs."""
+    if getattr(_packet, "Properties", None) is not Properties:
+        return getattr(_packet, "Properties", None) is LeanProperties
+    _packet.Properties = LeanProperties  # type: ignore[attr-defined]
+    return True
+
+
+class BufferedSocket:
+    """A socket (plain or TLS) whose reads come from a buffer refilled 64 KiB at a time."""
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._data = b""
+        self._at = 0
+
+    def recv(self, size: int) -> bytes:
+        if self._at >= len(self._data):
+            data = self._sock.recv(max(size, READ_SIZE))  # BlockingIOError and the like pass through
+            if len(data) <= size:
+                return data  # b"" at end of stream, as a socket says it
+            self._data, self._at = data, 0
+        start = self._at
+        self._at = min(start + size, len(self._data))
+        return self._data[start:self._at]
+
+    def pending(self) -> int:
+        inner = self._sock.pending() if hasattr(self._sock, "pending") else 0
+        return len(self._data) - self._at + inner
+
+    def send(self, data: Any) -> int:
+        return int(self._sock.send(data))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+READ_SIZE = 65536
+
+
+def buffer_reads(client: Any) -> bool:
+    """Wrap a connected paho client's socket in a BufferedSocket (once); False if there is none."""
+    sock = getattr(client, "_sock", None)
+    if sock is None:
+        return False
+    if not isinstance(sock, BufferedSocket):
+        client._sock = BufferedSocket(sock)
+    return True
+
+
+class ReadGate:
+    """Reads the broker's socket for aiomqtt, pausing while aiomqtt's queue is full."""
+
+    def __init__(self, client: Any, high: int, low: int) -> None:
+        self.client = client  # aiomqtt.Client
+        self.paho = client._client
+        self.high, self.low = high, low
+        self.loop = asyncio.get_running_loop()
+        self.fd = self.paho.socket().fileno()
+        self.paused = False
+        self.pauses = 0
+        self.loop.remove_reader(self.fd)  # aiomqtt's reader, which this one replaces
+        self.loop.add_reader(self.fd, self._readable)
+
+    def _readable(self) -> None:
+        # aiomqtt's own reader, plus the gate: keep calling paho while the buffer holds packets.
+        queue = self.client._queue
+        try:
+            while True:
+                self.paho.loop_read()
+                sock = self.paho._sock
+                if sock is None or queue.qsize() >= self.high or not (hasattr(sock, "pending") and sock.pending()):
+                    break
+        except Exception as exc:  # noqa: BLE001 (aiomqtt's: a broken connection ends the session)
+            if not self.client._disconnected.done():
+                self.client._disconnected.set_exception(exc)
+            return
+        if queue.qsize() >= self.high and not self.paused and self.paho._sock is not None:
+            self.loop.remove_reader(self.fd)
+            self.paused = True
+            self.pauses += 1
+
+    def taken(self) -> None:
+        """The consumer took a message: resume reading once the queue is down to `low`."""
+        if self.paused and self.client._queue.qsize() <= self.low:
+            self.paused = False
+            if self.paho._sock is not None:
+                self.loop.add_reader(self.fd, self._readable)
+                self.loop.call_soon(self._readable)  # packets may wait in the buffer, not the socket
+
+
+def same(a: Any, b: Any) -> bool:
+    """Whether two property objects carry the same values (for the tests)."""
+    return bool(a.json() == b.json())
