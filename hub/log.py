@@ -371,10 +371,10 @@ class EventLog:
                     flight = None
                     in_flight = len(batch.items)
                     if following is None and len(self._pending) <= in_flight and not task.done():
+                        # Wait for the commit or for new appends, whichever comes first.
                         self._arrived.clear()
-                        arrival = asyncio.ensure_future(self._arrived.wait())
-                        await asyncio.wait((task, arrival), return_when=asyncio.FIRST_COMPLETED)
-                        arrival.cancel()
+                        task.add_done_callback(self._wake)
+                        await self._arrived.wait()
                     if following is None and len(self._pending) > in_flight:
                         following = self._fold_batch(self._take(in_flight, self.max_batch), batch.seq)
                     try:
@@ -398,6 +398,9 @@ class EventLog:
         finally:
             if flight is not None:
                 flight[1].cancel()
+
+    def _wake(self, _done: asyncio.Future[bool]) -> None:
+        self._arrived.set()
 
     def _launch(self, batch: _Batch) -> tuple[_Batch, asyncio.Future[bool]]:
         return batch, asyncio.ensure_future(self.backend.commit_batch(batch.head, batch.new, batch.ops, batch.seq))

@@ -101,7 +101,13 @@ def buffer_reads(client: Any) -> bool:
 
 
 class ReadGate:
-    """Reads the broker's socket for aiomqtt, pausing while aiomqtt's queue is full."""
+    """Reads the broker's socket for aiomqtt, pausing while aiomqtt's queue is full.
+
+    Never while a subscribe, unsubscribe or QoS 1 publish of ours waits for its answer: that
+    answer may be queued behind the very messages we would stop reading (a resumed session's
+    backlog arrives before the SUBACK of our subscriptions), and pausing would wait forever."""
+
+    CHECK_EVERY = 0.05  # seconds, while paused
 
     def __init__(self, client: Any, high: int, low: int) -> None:
         self.client = client  # aiomqtt.Client
@@ -114,31 +120,46 @@ class ReadGate:
         self.loop.remove_reader(self.fd)  # aiomqtt's reader, which this one replaces
         self.loop.add_reader(self.fd, self._readable)
 
+    def _full(self) -> bool:
+        client = self.client
+        waiting = client._pending_subscribes or client._pending_unsubscribes or client._pending_publishes
+        return client._queue.qsize() >= self.high and not waiting
+
     def _readable(self) -> None:
         # aiomqtt's own reader, plus the gate: keep calling paho while the buffer holds packets.
-        queue = self.client._queue
         try:
             while True:
                 self.paho.loop_read()
                 sock = self.paho._sock
-                if sock is None or queue.qsize() >= self.high or not (hasattr(sock, "pending") and sock.pending()):
+                if sock is None or self._full() or not (hasattr(sock, "pending") and sock.pending()):
                     break
         except Exception as exc:  # noqa: BLE001 (aiomqtt's: a broken connection ends the session)
             if not self.client._disconnected.done():
                 self.client._disconnected.set_exception(exc)
             return
-        if queue.qsize() >= self.high and not self.paused and self.paho._sock is not None:
+        if not self.paused and self.paho._sock is not None and self._full():
             self.loop.remove_reader(self.fd)
             self.paused = True
             self.pauses += 1
+            self.loop.call_later(self.CHECK_EVERY, self._check)
+
+    def _check(self) -> None:
+        if self.paused and self.paho._sock is not None:
+            if self.client._queue.qsize() <= self.low or not self._full():
+                self._resume()
+            else:
+                self.loop.call_later(self.CHECK_EVERY, self._check)
 
     def taken(self) -> None:
         """The consumer took a message: resume reading once the queue is down to `low`."""
         if self.paused and self.client._queue.qsize() <= self.low:
-            self.paused = False
-            if self.paho._sock is not None:
-                self.loop.add_reader(self.fd, self._readable)
-                self.loop.call_soon(self._readable)  # packets may wait in the buffer, not the socket
+            self._resume()
+
+    def _resume(self) -> None:
+        self.paused = False
+        if self.paho._sock is not None:
+            self.loop.add_reader(self.fd, self._readable)
+            self.loop.call_soon(self._readable)  # packets may wait in the buffer, not the socket
 
 
 def same(a: Any, b: Any) -> bool:

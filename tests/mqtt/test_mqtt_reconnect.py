@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import aiomqtt
 from conftest import events, wait_for
 
 from hub import events as ev
+from integrations.mqtt.integration import READ_HIGH
+
+LOAD = Path(__file__).resolve().parents[2] / "bench" / "mqtt_load.py"  # a raw-socket QoS 1 publisher
 
 DISCOVERED = {"name": "Hall temp", "uniq_id": "hall_t", "stat_t": "hall/temp", "unit_of_meas": "°C"}
 
@@ -93,3 +99,40 @@ async def test_unreachable_broker_reports_unavailable_once(start_mqtt, broker) -
     gone = [e for e in await events(ctx_log, ev.INTEGRATION_STATUS) if e.source == "gone"]
     assert [e.data["status"] for e in gone] == ["unavailable"]
     assert "Connection refused" in gone[0].data["reason"] or "refused" in gone[0].data["reason"].lower()
+
+
+async def test_a_backlog_beyond_the_read_gate_arrives_after_a_restart(start_mqtt, publisher) -> None:
+    # A resumed session's backlog reaches us before the SUBACK of our subscriptions: the read gate
+    # must not stop reading while that answer is awaited (it once did, and the hub waited forever).
+    r = await start_mqtt(capture=["load/#"])
+    await r.stop()
+    count = READ_HIGH * 3
+    for i in range(count):
+        await publisher.publish(f"load/{i % 10}", str(i), qos=1)
+    r2 = await start_mqtt(capture=["load/#"])
+    await wait_for(lambda: _payloads(r2), timeout=60, what="the backlog")
+    got = [int(e.data["payload"]) for e in await events(r2.log, ev.MQTT_MESSAGE)]
+    assert sorted(set(got)) == list(range(count))
+
+
+async def test_reading_pauses_under_load_and_loses_nothing(start_mqtt, broker) -> None:
+    # Published faster than the hub makes it durable: aiomqtt's queue stays near READ_HIGH because
+    # the socket is not read meanwhile, and every message still arrives.
+    r = await start_mqtt(capture=["load/#"])
+    count = 30_000
+    load = subprocess.run([sys.executable, str(LOAD), "publish", "--port", str(broker.port), "--count", str(count),
+                           "--prefix", "load/s"], capture_output=True, text=True, timeout=120)
+    assert load.returncode == 0, load.stderr
+    deepest = 0
+    deadline = asyncio.get_running_loop().time() + 90
+    while len(await events(r.log, ev.MQTT_MESSAGE)) < count and asyncio.get_running_loop().time() < deadline:
+        deepest = max(deepest, r.integration.client._queue.qsize() if r.integration.client else 0)
+        await asyncio.sleep(0.01)
+    got = [int(e.data["payload"]) for e in await events(r.log, ev.MQTT_MESSAGE)]
+    assert sorted(got) == list(range(count))
+    assert r.integration._gate is not None and r.integration._gate.pauses >= 1
+    assert deepest < READ_HIGH + 1_000
+
+
+async def _payloads(r) -> bool:
+    return len(await events(r.log, ev.MQTT_MESSAGE)) >= READ_HIGH * 3
