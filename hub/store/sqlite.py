@@ -158,28 +158,16 @@ def _finish(raw: sqlite3.Connection, statements: list[tuple[str, Any, bool]]) ->
 
 def _commit_at(raw: sqlite3.Connection, head: int, statements: list[tuple[str, Any, bool]]) -> bool:
     """One hop for a whole pipelined commit: begin, check the head, write, commit."""
-    raw.execute("BEGIN IMMEDIATE")
+    if _begin(raw) != head:
+        raw.execute("ROLLBACK")
+        return False
     try:
-        if int(raw.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]) != head:
-            raw.execute("ROLLBACK")
-            return False
-        for sql, params, many in statements:
-            if many:
-                raw.executemany(sql, params)
-            else:
-                raw.execute(sql, params)
-        raw.execute("COMMIT")
-        return True
+        _finish(raw, statements)
     except sqlite3.IntegrityError as exc:
-        if raw.in_transaction:
-            raw.execute("ROLLBACK")
         if "events.id" in str(exc):
             return False  # an id stored already: the writer's careful path answers with the stored event
         raise
-    except BaseException:
-        if raw.in_transaction:
-            raw.execute("ROLLBACK")
-        raise
+    return True
 
 
 def _notify_dir(path: str) -> Path:

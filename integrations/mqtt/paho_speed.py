@@ -160,8 +160,3 @@ class ReadGate:
         if self.paho._sock is not None:
             self.loop.add_reader(self.fd, self._readable)
             self.loop.call_soon(self._readable)  # packets may wait in the buffer, not the socket
-
-
-def same(a: Any, b: Any) -> bool:
-    """Whether two property objects carry the same values (for the tests)."""
-    return bool(a.json() == b.json())
