@@ -152,15 +152,15 @@ class Fold:
                 ops.removed_states.add(event.entity_id)
                 ops.states.pop(event.entity_id, None)
 
-    def apply_rows(self, ops: Ops, rows: list[tuple[Any, ...]]) -> list[Event]:
+    def apply_rows(self, ops: Ops, rows: list[tuple[Any, ...]], upto: int) -> list[Event]:
         """Fold stored rows in the shape `Backend.rows_to_fold` reads (seq, type, source, entity_id,
-        time, payload): the catch-up and rebuild path, with no Event built for a state change.
-        Returns the registry events among them (the log keeps its registry from those)."""
+        time, payload), the rows of every seq up to `upto` that the fold uses: the catch-up and
+        rebuild path, with no Event built for a state change. Returns the registry events among
+        them (the log keeps its registry from those)."""
         registry: list[Event] = []
         state_changed = self._state_changed
         for seq, etype, source, entity_id, time, payload in rows:
             if etype == ev.STATE_CHANGED:
-                self._pending_position[0] = seq
                 if entity_id is not None:
                     new = state_from_data(entity_id, decode_json(payload) if payload else None, time)
                     state_changed(ops, entity_id, seq, source, new, True)
@@ -169,8 +169,7 @@ class Fold:
             self.apply(ops, event)
             if etype in (ev.ENTITY_REGISTERED, ev.ENTITY_REMOVED):
                 registry.append(event)
-        if rows:
-            self._pending_position[0] = rows[-1][0]
+        self._pending_position[0] = upto
         return registry
 
     def _state_changed(self, ops: Ops, entity_id: str | None, seq: int, source: str, new: State | None,

@@ -100,9 +100,8 @@ class _SqliteTx(Tx):
         self._rows(f"INSERT INTO events ({_COLUMNS})", 9, [event_to_row(e) for e in events])
 
     async def apply(self, ops: Ops, position: int) -> None:
-        many = self._many
-        self._rows("INSERT OR IGNORE INTO history", 6, ops.history)
-        rows = self._rows
+        many, rows = self._many, self._rows
+        rows("INSERT OR IGNORE INTO history", 6, ops.history)
         rows("INSERT INTO states", 6, list(ops.states.values()),
              " ON CONFLICT(entity_id) DO UPDATE SET state=excluded.state, attributes=excluded.attributes, "
              "last_changed=excluded.last_changed, last_updated=excluded.last_updated, seq=excluded.seq")
@@ -303,15 +302,19 @@ class SqliteBackend(SqlReads, Backend):
     commit_batch_supported = True
 
     async def commit_batch(self, head: int, events: list[Event], ops: Ops | None, position: int) -> bool:
-        conn = self._conn(self._writer)
-        tx = _SqliteTx(conn, head)
+        tx = _SqliteTx(self._conn(self._writer), head)
         if events:
             await tx.insert(events)
             if ops is not None:
                 await tx.apply(ops, position)
+        return bool(await self._write(lambda raw: _commit_at(raw, head, tx.statements)))
+
+    async def _write(self, fn: Any) -> Any:
+        """`fn(sqlite3.Connection)` in the writer's thread, one hop, under the write lock."""
+        conn = self._conn(self._writer)
         async with self._write_lock:
             try:
-                return bool(await _in_thread(conn, lambda raw: _commit_at(raw, head, tx.statements)))
+                return await _in_thread(conn, fn)
             except sqlite3.Error as exc:
                 raise _store_error(exc, self.path) from None
 
@@ -327,14 +330,9 @@ class SqliteBackend(SqlReads, Backend):
             "AND type IN ('state_changed', 'entity_registered', 'entity_removed') ORDER BY seq", (after, upto))
 
     async def commit_projection(self, ops: Ops, position: int) -> None:
-        conn = self._conn(self._writer)
-        tx = _SqliteTx(conn, 0)
+        tx = _SqliteTx(self._conn(self._writer), 0)
         await tx.apply(ops, position)
-        async with self._write_lock:
-            try:
-                await _in_thread(conn, lambda raw: _finish(raw, [("BEGIN IMMEDIATE", (), False), *tx.statements]))
-            except sqlite3.Error as exc:
-                raise _store_error(exc, self.path) from None
+        await self._write(lambda raw: _finish(raw, [("BEGIN IMMEDIATE", (), False), *tx.statements]))
 
     def _conn(self, conn: aiosqlite.Connection | None) -> aiosqlite.Connection:
         if conn is None:

@@ -310,8 +310,9 @@ class MqttIntegration(Integration):
                 entity.attributes["event_type"] = event_type
             state, attrs = self._state_of(entity)
             force = bool(entity.config.get("force_update"))
-            # Queued now (the log keeps order), so a message costs no task of its own.
-            soon = self.ctx.set_state_soon(entity.entity_id, state, attrs, force_update=force)
+            # The usual message, one state and nothing before it, is queued at once and costs no task;
+            # after other facts it waits its turn, so the log keeps the order of a message's facts.
+            soon = None if work else self.ctx.set_state_soon(entity.entity_id, state, attrs, force_update=force)
             work.append(soon if soon is not None else
                         self.ctx.set_state(entity.entity_id, state, attrs, force_update=force))
         if capture:
