@@ -186,7 +186,6 @@ class EventLog:
         self._subscribers: set[Subscription] = set()
         self._stopping = False
         self._task_group: asyncio.TaskGroup | None = None
-        self._registry: dict[str, dict[str, Any]] = {}
         self._flushed = asyncio.Event()
 
     # --- lifecycle -------------------------------------------------------------
@@ -209,8 +208,7 @@ class EventLog:
         self.fold = Fold()
         for state in await self.backend.load_states():
             self.fold.states[state.entity_id] = state
-        self._registry = await self.backend.load_registry()
-        self.fold.registry = {k: v["info"] for k, v in self._registry.items()}
+        self.fold.registry = await self.backend.load_registry()
         self.fold.position = min((await self.backend.positions()).values(), default=0)
 
     async def catch_up(self, progress: Any = None) -> int:
@@ -223,14 +221,13 @@ class EventLog:
         position = self.fold.position
         reading: asyncio.Future[list[Any]] | None = None
         writing: asyncio.Future[None] | None = None
-        registry: list[Event] = []
         try:
             while True:
                 if reading is None:
                     if writing is not None:
                         await writing
                         writing = None
-                        self._commit_catch_up(registry)
+                        self._commit_catch_up()
                     head = await self.backend.head()
                     if position >= head:
                         self.head = max(self.head, head)
@@ -244,11 +241,10 @@ class EventLog:
                     upto = min(head, position + CATCH_UP_CHUNK)
                     reading = asyncio.ensure_future(self.backend.rows_to_fold(position, upto))
                 ops = self.fold.begin()
-                folded = self.fold.apply_rows(ops, rows, position)
+                self.fold.apply_rows(ops, rows, position)
                 if writing is not None:
                     await writing
-                    self._commit_catch_up(registry)
-                registry = folded
+                    self._commit_catch_up()
                 writing = asyncio.ensure_future(self.backend.commit_projection(ops, position))
                 done += position - after
                 if progress is not None:
@@ -260,9 +256,8 @@ class EventLog:
             self.fold.rollback()
             raise
 
-    def _commit_catch_up(self, registry: list[Event]) -> None:
+    def _commit_catch_up(self) -> None:
         self.fold.commit()
-        self._registry_events(registry)
         self.head = max(self.head, self.fold.position)
 
     async def run(self) -> None:
@@ -553,19 +548,10 @@ class EventLog:
     def _commit_fold(self, events: list[Event]) -> None:
         if self.project:
             self.fold.commit()
-            self._registry_events(events)
         if events:
             self.head = max(self.head, events[-1].seq or 0)
             for sub in list(self._subscribers):
                 sub._push(events)
-
-    def _registry_events(self, events: list[Event]) -> None:
-        for event in events:
-            if event.type == ev.ENTITY_REGISTERED and event.entity_id:
-                self._registry[event.entity_id] = {"entity_id": event.entity_id, "info": event.data,
-                                                   "integration": event.data.get("integration", event.source)}
-            elif event.type == ev.ENTITY_REMOVED and event.entity_id:
-                self._registry.pop(event.entity_id, None)
 
     def _state_event(self, report: _StateReport) -> tuple[Event | None, State | None]:
         old = self.fold.get(report.entity_id)
@@ -620,10 +606,11 @@ class EventLog:
         return list(self.fold.states.values())
 
     async def registry_entry(self, entity_id: str) -> dict[str, Any] | None:
-        return self._registry.get(entity_id)
+        return self.fold.registry.get(entity_id)
 
     def registry(self) -> dict[str, dict[str, Any]]:
-        return self._registry
+        """The registry as committed: entity_id -> the entities row (`registry_row`)."""
+        return self.fold.registry
 
     async def read(self, flt: EventFilter) -> list[Event]:
         return await self.backend.read(flt)
@@ -638,10 +625,25 @@ class EventLog:
         return await self.backend.load_states()
 
     async def rebuild(self, progress: Any = None) -> int:
-        """Drop the projections and fold the whole log again."""
-        await self.backend.reset_projections()
+        """Drop the projections and fold the whole log again: inside the database where the
+        backend can (then only the registry and the current states are folded here), else here."""
         self.fold = Fold()
-        self._registry = {}
+
+        def fold_rows(rows: list[tuple[Any, ...]], head: int) -> Ops:
+            ops = self.fold.begin()
+            self.fold.apply_rows(ops, rows, head)
+            return ops.registry_and_states()
+
+        try:
+            head = await self.backend.rebuild_projections(fold_rows, progress)
+        except BaseException:
+            self.fold.rollback()
+            raise
+        if head is not None:
+            self._commit_catch_up()
+            return head + await self.catch_up(progress)
+        self.fold = Fold()
+        await self.backend.reset_projections()
         return await self.catch_up(progress)
 
 

@@ -63,6 +63,11 @@ class Ops:
     # State changes of an entity without a new state (no history row): how they are found by entity.
     unhistoried: list[tuple[str, int]] = field(default_factory=list)
 
+    def registry_and_states(self) -> Ops:
+        """Only the current states and the registry (a rebuild in SQL writes the rest)."""
+        return Ops(states=self.states, removed_states=self.removed_states, entities=self.entities,
+                   devices=self.devices, removed_entities=self.removed_entities)
+
     def empty(self) -> bool:
         return not (self.history or self.states or self.removed_states or self.stats_5m or self.stats_hour
                     or self.state_time or self.entities or self.devices or self.removed_entities
@@ -95,12 +100,19 @@ def split_hours(start: int, end: int) -> list[tuple[int, float]]:
     return out
 
 
+def registry_row(entity_id: str, integration: str | None, name: str | None, area: str | None,
+                 device_id: str | None, info: dict[str, Any], seq: int) -> dict[str, Any]:
+    """An entity of the registry, as the entities table stores it (`Backend.load_registry`)."""
+    return {"entity_id": entity_id, "integration": integration, "name": name, "area": area,
+            "device_id": device_id, "domain": entity_id.split(".", 1)[0], "info": info, "seq": seq}
+
+
 class Fold:
     """Current states and registry in memory, and the fold of events into Ops."""
 
     def __init__(self) -> None:
         self.states: dict[str, State] = {}
-        self.registry: dict[str, dict[str, Any]] = {}
+        self.registry: dict[str, dict[str, Any]] = {}  # entity_id -> registry_row()
         self.position = 0  # the last seq folded into memory
         # Uncommitted changes, one layer per batch begun and not yet committed, oldest first:
         # the writer folds batch N+1 while batch N is being committed.
@@ -152,12 +164,10 @@ class Fold:
                 ops.removed_states.add(event.entity_id)
                 ops.states.pop(event.entity_id, None)
 
-    def apply_rows(self, ops: Ops, rows: list[tuple[Any, ...]], upto: int) -> list[Event]:
+    def apply_rows(self, ops: Ops, rows: list[tuple[Any, ...]], upto: int) -> None:
         """Fold stored rows in the shape `Backend.rows_to_fold` reads (seq, type, source, entity_id,
         time, payload), the rows of every seq up to `upto` that the fold uses: the catch-up and
-        rebuild path, with no Event built for a state change. Returns the registry events among
-        them (the log keeps its registry from those)."""
-        registry: list[Event] = []
+        rebuild path, with no Event built for a state change."""
         state_changed = self._state_changed
         for seq, etype, source, entity_id, time, payload in rows:
             if etype == ev.STATE_CHANGED:
@@ -165,12 +175,9 @@ class Fold:
                     new = state_from_data(entity_id, decode_json(payload) if payload else None, time)
                     state_changed(ops, entity_id, seq, source, new, True)
                 continue
-            event = Event(etype, source, entity_id, decode_json(payload) if payload else {}, time=time, seq=seq)
-            self.apply(ops, event)
-            if etype in (ev.ENTITY_REGISTERED, ev.ENTITY_REMOVED):
-                registry.append(event)
+            self.apply(ops, Event(etype, source, entity_id, decode_json(payload) if payload else {}, time=time,
+                                  seq=seq))
         self._pending_position[0] = upto
-        return registry
 
     def _state_changed(self, ops: Ops, entity_id: str | None, seq: int, source: str, new: State | None,
                        emit: bool) -> None:
@@ -201,30 +208,39 @@ class Fold:
                 key = (entity_id, bucket, old.state)
                 ops.state_time[key] = ops.state_time.get(key, 0.0) + secs
         if self._known(entity_id) is None:
-            self._registry_overlay[entity_id] = {"integration": source}
+            # An entity first seen by its state is registered to the integration that reported it.
+            self._registry_overlay[entity_id] = registry_row(entity_id, source, None, None, None, {}, seq)
             ops.removed_entities.discard(entity_id)
-            ops.entities.setdefault(entity_id, (entity_id, source, None, None, None,
-                                                entity_id.split(".", 1)[0], "{}", seq))
+            ops.entities[entity_id] = (entity_id, source, None, None, None, entity_id.split(".", 1)[0], "{}", seq)
 
     def _registered(self, ops: Ops, event: Event, emit: bool) -> None:
         entity_id = event.entity_id
         if entity_id is None:
             return
         info = dict(event.data)
-        self._registry_overlay[entity_id] = info
+        device = info.get("device") or {}
+        if not isinstance(device, dict):
+            device = {}
+        integration = info.get("integration") or event.source
+        name, area, device_id = info.get("name"), info.get("area") or device.get("area"), device.get("id")
+        seq = event.seq or 0
+        prev = self._known(entity_id)
+        if prev is not None:
+            # A registration updates the stored row: what it leaves out, the row keeps.
+            name = prev["name"] if name is None else name
+            area = prev["area"] if area is None else area
+            device_id = prev["device_id"] if device_id is None else device_id
+            if not info:
+                info, seq = prev["info"], prev["seq"]
+        row = registry_row(entity_id, integration, name, area, device_id, info, seq)
+        self._registry_overlay[entity_id] = row
         if not emit:
             return
-        device = info.get("device") or {}
-        device_id = device.get("id") if isinstance(device, dict) else None
         ops.removed_entities.discard(entity_id)
-        ops.entities[entity_id] = (
-            entity_id, info.get("integration") or event.source, info.get("name"),
-            info.get("area") or (device.get("area") if isinstance(device, dict) else None), device_id,
-            entity_id.split(".", 1)[0], encode_json(info), event.seq or 0,
-        )
+        ops.entities[entity_id] = (entity_id, integration, name, area, device_id, row["domain"], encode_json(info), seq)
         if device_id:
-            ops.devices[device_id] = (device_id, info.get("integration") or event.source, device.get("name"),
-                                      device.get("area"), encode_json(device))
+            ops.devices[device_id] = (device_id, integration, device.get("name"), device.get("area"),
+                                      encode_json(device))
 
     def commit(self) -> None:
         """The backend committed the oldest batch begun: make its layer the truth."""

@@ -6,7 +6,7 @@ Every backend passes the shared contract suite in tests/contract/store_contract.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -158,6 +158,14 @@ class Backend(ABC):
     @abstractmethod
     async def state_time(self, entity_id: str, start: int, end: int) -> list[dict[str, Any]]:
         """Hourly time-in-state rows in [start, end): bucket, state, seconds."""
+
+    async def rebuild_projections(self, fold_rows: Callable[[list[tuple[Any, ...]], int], Ops],
+                                  progress: Callable[[int, int], None] | None = None) -> int | None:
+        """Drop the projections and fold the whole log again in one transaction, the bulk of it
+        inside the database; `fold_rows(rows, head)` folds the few rows (in `rows_to_fold`'s
+        shape) the registry and the current states need. Returns the head folded, or None when
+        this backend cannot (the log then folds every event itself)."""
+        return None
 
     @abstractmethod
     async def reset_projections(self) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hub.events import STATE_CHANGED, Event, decode_json
+from hub.projections import registry_row
 from hub.states import State
 from hub.store.base import EventFilter, row_to_event
 
@@ -128,9 +129,8 @@ class SqlReads:
         return [State(r[0], r[1], decode_json(r[2]), r[3], r[4]) for r in rows]
 
     async def load_registry(self) -> dict[str, dict[str, Any]]:
-        rows = await self._rows("SELECT entity_id, integration, name, area, device_id, domain, info FROM entities")
-        return {r[0]: {"entity_id": r[0], "integration": r[1], "name": r[2], "area": r[3], "device_id": r[4],
-                       "domain": r[5], "info": decode_json(r[6])} for r in rows}
+        rows = await self._rows("SELECT entity_id, integration, name, area, device_id, info, seq FROM entities")
+        return {r[0]: registry_row(r[0], r[1], r[2], r[3], r[4], decode_json(r[5]), r[6]) for r in rows}
 
     async def devices(self) -> dict[str, dict[str, Any]]:
         rows = await self._rows("SELECT device_id, integration, name, area, info FROM devices")

@@ -12,7 +12,7 @@ import os
 import socket
 import sqlite3
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,8 @@ import aiosqlite
 from hub.errors import CorruptDatabase, LockedDatabase, StoreError
 from hub.events import Event
 from hub.projections import PROJECTIONS, Ops
+from hub.states import as_number
+from hub.store import sqlite_fold
 from hub.store.base import Backend, Tx, event_to_row, row_to_event
 from hub.store.reads import COLUMNS as _COLUMNS
 from hub.store.reads import NOT_STATE_CHANGE, SqlReads
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 
 WAL_CHECKPOINT_PAGES = 10_000
 ROWS_PER_STATEMENT = 500
+REBUILD_CHUNK = 250_000  # events a rebuild folds in SQL at a time: its temp tables (in memory) stay ~100 MB
 
 
 
@@ -167,6 +170,36 @@ def _commit_at(raw: sqlite3.Connection, head: int, statements: list[tuple[str, A
             return False  # an id stored already: the writer's careful path answers with the stored event
         raise
     return True
+
+
+def _rebuild_begin(raw: sqlite3.Connection) -> int:
+    head = _begin(raw)
+    try:
+        for table in PROJECTION_TABLES:
+            raw.execute(f"DELETE FROM {table}")
+        sqlite_fold.start(raw)
+    except BaseException:
+        raw.execute("ROLLBACK")
+        raise
+    return head
+
+
+def _rebuild_rows(raw: sqlite3.Connection, head: int) -> list[tuple[Any, ...]]:
+    """The rows `Fold` folds for the registry and the current states after a rebuild in SQL:
+    every registration and removal, and the state changes `sqlite_fold` picked."""
+    rows = raw.execute(
+        "SELECT seq, type, source, entity_id, time, CASE WHEN type = 'state_changed' THEN "
+        "json_extract(data, '$.new_state') ELSE data END FROM events "
+        "WHERE seq IN (SELECT seq FROM temp.fold_subset) "
+        f"UNION ALL SELECT seq, type, source, entity_id, time, data FROM events WHERE {NOT_STATE_CHANGE} "
+        "AND type IN ('entity_registered', 'entity_removed') AND seq <= ?", (head,)).fetchall()
+    sqlite_fold.finish(raw)
+    return sorted(rows)
+
+
+def _rollback(raw: sqlite3.Connection) -> None:
+    if raw.in_transaction:
+        raw.execute("ROLLBACK")
 
 
 def _notify_dir(path: str) -> Path:
@@ -365,6 +398,36 @@ class SqliteBackend(SqlReads, Backend):
         return -1
 
     # --- maintenance ---------------------------------------------------------
+
+    async def rebuild_projections(self, fold_rows: Callable[[list[tuple[Any, ...]], int], Ops],
+                                  progress: Callable[[int, int], None] | None = None) -> int | None:
+        # One transaction over several hops of the writer's thread (the write lock held): a chunk
+        # of the log folded in SQL per hop, then the registry and states folded here, then commit.
+        conn = self._conn(self._writer)
+        async with self._write_lock:
+            try:
+                head = await _in_thread(conn, _rebuild_begin)
+                try:
+                    after = 0
+                    while after < head:
+                        upto = min(head, after + REBUILD_CHUNK)
+                        if not await _in_thread(conn, lambda raw, a=after, u=upto: sqlite_fold.fold_chunk(
+                                raw, a, u, as_number)):
+                            await _in_thread(conn, _rollback)
+                            return None
+                        after = upto
+                        if progress is not None:
+                            progress(after, head)
+                    rows = await _in_thread(conn, lambda raw: _rebuild_rows(raw, head))
+                    tx = _SqliteTx(conn, head)
+                    await tx.apply(fold_rows(rows, head), head)
+                    await _in_thread(conn, lambda raw: _finish(raw, tx.statements))
+                except BaseException:
+                    await asyncio.shield(_in_thread(conn, _rollback))
+                    raise
+            except sqlite3.Error as exc:
+                raise _store_error(exc, self.path) from None
+        return head
 
     async def reset_projections(self) -> None:
         async with self.transaction() as tx:

@@ -1,0 +1,199 @@
+"""Rebuild of the projections inside SQLite: the fold of `hub.projections` written as SQL.
+
+A rebuild folds every state change of the log again. Done in Python, each event costs a JSON
+decode, a State, the fold and the rows bound back into SQLite; done here, SQLite reads the log,
+extracts `new_state` and writes history, statistics and time-in-state without a row crossing
+into Python. What stays in Python is small and exact: the registry and the current states, folded
+by the same `Fold` from a few rows per entity (`subset`).
+
+The SQL follows `Fold._state_changed` rule by rule, for the log's canonical shape: `new_state`
+an object with a text state, attributes an object, times in ISO 8601 with an offset, written by
+the hub itself. A log with any other row (an integration's hand-made state change, say) is folded
+by Python instead: `fold_chunk` answers None and nothing here is written.
+
+Sums of floating-point values may differ from the live fold's in the last digit: both add the
+same values, grouped differently (the live sums depend on the batches of the writer already).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+FIVE_MIN = 300_000_000
+HOUR = 3_600_000_000
+
+# Microseconds from the ISO text of `x`, exactly, for the forms the hub writes
+# (`YYYY-MM-DDTHH:MM:SS[.ffffff]+HH:MM`); NULL for any other text. (unixepoch() would round
+# the fraction to the nearest second, so it is given the whole seconds only.)
+_VALID = ("substr({x}, 6, 2) BETWEEN '01' AND '12' AND substr({x}, 9, 2) BETWEEN '01' AND '31' "
+          "AND (substr({x}, 9, 2) <= '28' OR date(substr({x}, 1, 10)) = substr({x}, 1, 10)) "
+          "AND substr({x}, 12, 2) < '24' AND substr({x}, 15, 2) < '60' AND substr({x}, 18, 2) < '60'")
+_US = f"""CASE
+ WHEN length({{x}}) = 32 AND substr({{x}}, 20, 1) = '.' AND substr({{x}}, 27, 1) IN ('+', '-')
+      AND substr({{x}}, 21, 6) GLOB '[0-9][0-9][0-9][0-9][0-9][0-9]' AND {_VALID}
+   THEN unixepoch(substr({{x}}, 1, 19) || substr({{x}}, 27)) * 1000000 + CAST(substr({{x}}, 21, 6) AS INTEGER)
+ WHEN length({{x}}) = 25 AND substr({{x}}, 20, 1) IN ('+', '-') AND {_VALID}
+   THEN unixepoch({{x}}) * 1000000
+END"""
+
+
+def _us(x: str) -> str:
+    return _US.format(x=x)
+
+
+# The rows a chunk folds: state changes and removals of entities, what each carries extracted.
+# kind: 1 a state change, 0 an entity removed (the fold forgets the state), 2 an entity's last
+# row of the chunks before (what it "was" when this chunk starts).
+_EXTRACT = """
+CREATE TEMP TABLE fold_src AS
+SELECT entity_id, seq, time, type = 'state_changed' AS sc,
+       CASE WHEN type = 'state_changed' THEN json_type(data, '$.new_state') END AS nt,
+       CASE WHEN type = 'state_changed' THEN json_type(data, '$.new_state.state') END AS st,
+       CASE WHEN type = 'state_changed' THEN json_type(data, '$.new_state.attributes') END AS at,
+       CASE WHEN type = 'state_changed' THEN json_extract(data, '$.new_state.state') END AS state,
+       CASE WHEN type = 'state_changed' THEN json_extract(data, '$.new_state.attributes') END AS attrs,
+       CASE WHEN type = 'state_changed' THEN json_extract(data, '$.new_state.last_updated') END AS lu,
+       CASE WHEN type = 'state_changed' THEN json_extract(data, '$.new_state.last_changed') END AS lc
+FROM events
+WHERE seq > :after AND seq <= :upto AND entity_id IS NOT NULL AND type IN ('state_changed', 'entity_removed')
+"""
+
+# Rows Python would fold differently from the SQL below (or not at all).
+_ODD_SOURCE = """
+SELECT count(*) FROM fold_src WHERE sc AND nt IS NOT NULL AND nt != 'null' AND (
+    nt != 'object' OR st IS NOT 'text' OR (at IS NOT NULL AND at NOT IN ('object', 'null'))
+    OR typeof(lu) NOT IN ('text', 'null') OR typeof(lc) NOT IN ('text', 'null'))
+"""
+
+_ORDERED = f"""
+CREATE TEMP TABLE fold_rows (
+    k INTEGER PRIMARY KEY, entity_id TEXT, seq INTEGER, kind INTEGER, state TEXT, attrs TEXT,
+    t INTEGER, lc INTEGER  -- lc NULL: last_changed is last_updated (t); -1: not in ISO 8601
+);
+INSERT INTO fold_rows (entity_id, seq, kind, state, attrs, t, lc)
+SELECT * FROM (
+    SELECT entity_id, seq, 2, state, NULL, NULL, lc FROM fold_carry
+    UNION ALL
+    SELECT entity_id, seq, sc, CASE WHEN nt = 'object' THEN state END,
+           CASE WHEN nt = 'object' THEN coalesce(attrs, '{{}}') END,
+           CASE WHEN nt = 'object' THEN coalesce({_us('lu')}, CASE WHEN lu IS NULL THEN time END) END,
+           CASE WHEN nt IS NOT 'object' OR lc IS lu THEN NULL
+                ELSE coalesce({_us('lc')}, CASE WHEN lc IS NULL THEN time END, -1) END
+    FROM fold_src
+) ORDER BY entity_id, seq
+"""
+
+# Python's `t - t % FIVE_MIN` floors; SQLite's % truncates: the same for the times >= 0 kept here.
+_WRITE = f"""
+INSERT INTO history SELECT entity_id, t, seq, state, attrs, coalesce(lc, t) FROM fold_rows
+WHERE kind = 1 AND state IS NOT NULL;
+INSERT INTO entity_events SELECT entity_id, seq FROM fold_rows WHERE kind = 1 AND state IS NULL;
+
+CREATE TEMP TABLE fold_5m AS
+SELECT entity_id, t - t % {FIVE_MIN} AS bucket, min(v) AS min, max(v) AS max, sum(v) AS sum, count(*) AS count,
+       max(k) AS mk
+FROM fold_rows JOIN fold_numbers USING (state) WHERE kind = 1 GROUP BY entity_id, bucket;
+INSERT INTO stats_5m SELECT s.entity_id, s.bucket, s.min, s.max, s.sum, s.count, n.v
+FROM fold_5m s JOIN fold_rows r ON r.k = s.mk JOIN fold_numbers n ON n.state = r.state WHERE true
+ON CONFLICT(entity_id, bucket) DO UPDATE SET min=min(min, excluded.min), max=max(max, excluded.max),
+    sum=sum+excluded.sum, count=count+excluded.count, last=excluded.last;
+
+CREATE TEMP TABLE fold_hour AS
+SELECT entity_id, bucket - bucket % {HOUR} AS hour, min(min) AS min, max(max) AS max, sum(sum) AS sum,
+       sum(count) AS count, max(mk) AS mk
+FROM fold_5m GROUP BY entity_id, hour;
+INSERT INTO stats_hour SELECT s.entity_id, s.hour, s.min, s.max, s.sum, s.count, n.v
+FROM fold_hour s JOIN fold_rows r ON r.k = s.mk JOIN fold_numbers n ON n.state = r.state WHERE true
+ON CONFLICT(entity_id, bucket) DO UPDATE SET min=min(min, excluded.min), max=max(max, excluded.max),
+    sum=sum+excluded.sum, count=count+excluded.count, last=excluded.last;
+
+CREATE TEMP TABLE fold_spans AS
+SELECT entity_id, state, start, stop FROM (
+    SELECT b.entity_id, a.state, coalesce(a.lc, a.t) AS start, coalesce(b.lc, b.t) AS stop
+    FROM fold_rows b JOIN fold_rows a ON a.k = b.k - 1
+    WHERE b.kind = 1 AND b.state IS NOT NULL AND a.entity_id = b.entity_id AND a.state IS NOT NULL
+      AND a.state != b.state AND a.state NOT IN (SELECT state FROM fold_numbers))
+WHERE start < stop;
+"""
+
+# Time in a state, cut at the hours: one row per (span, hour it touches).
+_STATE_TIME = f"""
+INSERT INTO state_time
+SELECT entity_id, bucket, state, sum((min(stop, bucket + {HOUR}) - max(start, bucket)) / 1000000.0)
+FROM (SELECT s.entity_id, s.state, s.start, s.stop, s.start - s.start % {HOUR} + n.n * {HOUR} AS bucket
+      FROM fold_spans s JOIN fold_hours n
+        ON n.n <= (s.stop - 1 - (s.stop - 1) % {HOUR} - (s.start - s.start % {HOUR})) / {HOUR})
+WHERE true GROUP BY entity_id, bucket, state
+ON CONFLICT(entity_id, bucket, state) DO UPDATE SET seconds=seconds+excluded.seconds
+"""
+
+_CARRY = """
+DELETE FROM fold_carry;
+INSERT INTO fold_carry SELECT entity_id, seq, state, coalesce(lc, t) FROM fold_rows
+WHERE k IN (SELECT max(k) FROM fold_rows GROUP BY entity_id);
+"""
+
+# The state changes the registry and the current states depend on: an entity's first state after
+# it had none (the fold registers an entity it does not know on its first state) and each entity's
+# last row. With every registration and removal, `Fold` folds these to the same registry and states.
+_SUBSET = """
+SELECT b.seq FROM fold_rows b LEFT JOIN fold_rows a ON a.k = b.k - 1 AND a.entity_id = b.entity_id
+WHERE b.kind = 1 AND b.state IS NOT NULL AND a.state IS NULL
+UNION
+SELECT seq FROM fold_rows WHERE kind = 1 AND k IN (SELECT max(k) FROM fold_rows GROUP BY entity_id)
+"""
+
+_DROP = "DROP TABLE IF EXISTS temp.{}"
+_TEMP = ("fold_src", "fold_rows", "fold_numbers", "fold_5m", "fold_hour", "fold_spans")
+
+
+def start(raw: sqlite3.Connection) -> None:
+    """Temp tables for a rebuild, on the connection that writes (in its transaction)."""
+    raw.execute("PRAGMA temp_store = MEMORY")
+    finish(raw)
+    raw.execute("CREATE TEMP TABLE fold_subset (seq INTEGER PRIMARY KEY)")
+    raw.execute("CREATE TEMP TABLE fold_carry (entity_id TEXT PRIMARY KEY, seq INTEGER, state TEXT, lc INTEGER)")
+    raw.execute("CREATE TEMP TABLE fold_hours (n INTEGER PRIMARY KEY)")
+
+
+def finish(raw: sqlite3.Connection) -> None:
+    for name in (*_TEMP, "fold_carry", "fold_hours", "fold_subset"):
+        raw.execute(_DROP.format(name))
+
+
+def fold_chunk(raw: sqlite3.Connection, after: int, upto: int,
+               as_number: Callable[[str], float | None]) -> bool:
+    """Fold the state changes after < seq <= upto into history, entity_events, statistics and
+    time-in-state, in the open transaction, and add the seqs `_SUBSET` picks to fold_subset.
+    False when a row is not in the canonical shape: Python must fold the log instead."""
+    for name in _TEMP:
+        raw.execute(_DROP.format(name))
+    raw.execute(_EXTRACT, {"after": after, "upto": upto})
+    if raw.execute(_ODD_SOURCE).fetchone()[0]:
+        return None
+    for statement in _split(_ORDERED):
+        raw.execute(statement)
+    if raw.execute("SELECT count(*) FROM fold_rows WHERE kind = 1 AND state IS NOT NULL "
+                   "AND (t IS NULL OR t < 0 OR lc < 0)").fetchone()[0]:
+        return False
+    raw.execute("CREATE TEMP TABLE fold_numbers (state TEXT PRIMARY KEY, v REAL) WITHOUT ROWID")
+    states = raw.execute("SELECT DISTINCT state FROM fold_rows WHERE state IS NOT NULL").fetchall()
+    numbers = [(s, v) for (s,) in states if (v := as_number(s)) is not None]
+    raw.executemany("INSERT INTO fold_numbers VALUES (?, ?)", numbers)
+    for statement in _split(_WRITE):
+        raw.execute(statement)
+    longest = raw.execute(f"SELECT max((stop - 1 - (stop - 1) % {HOUR} - (start - start % {HOUR})) / {HOUR}) "
+                          "FROM fold_spans").fetchone()[0]
+    have = raw.execute("SELECT coalesce(max(n), -1) FROM fold_hours").fetchone()[0]
+    if longest is not None and longest > have:
+        raw.executemany("INSERT INTO fold_hours VALUES (?)", ((n,) for n in range(have + 1, longest + 1)))
+    raw.execute(_STATE_TIME)
+    raw.execute(f"INSERT OR IGNORE INTO fold_subset {_SUBSET}")
+    for statement in _split(_CARRY):
+        raw.execute(statement)
+    return True
+
+
+def _split(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";\n") if s.strip()]
