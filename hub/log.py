@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 CATCH_UP_CHUNK = 20_000
 SWITCH_INTERVAL = 0.0001  # seconds; see EventLog.start
+IDLE_AFTER = 0.005  # seconds without a commit after which the writer does not linger
 
 
 @dataclass(slots=True)
@@ -122,14 +123,18 @@ class Subscription:
         return True
 
     def _push(self, batch: list[Event]) -> None:
+        woken = False
         for event in batch:
             if self.wants(event):
                 if len(self._live) >= self.maxsize:
                     self._live.clear()  # too slow: fall back to reading the database
                     self._catching_up = True
+                    woken = True
                     break
                 self._live.append(event)
-        self._wake.set()
+                woken = True
+        if woken:  # a follower of other events is not woken for nothing (a task switch per commit)
+            self._wake.set()
 
     def __aiter__(self) -> Subscription:
         return self
@@ -334,6 +339,7 @@ class EventLog:
         (another process appended, or an id is stored already) is redone on the careful path."""
         delay = 0.05
         last_batch = 0
+        last_commit = 0.0
         flight: tuple[_Batch, asyncio.Future[bool]] | None = None
         following: _Batch | None = None
         try:
@@ -342,7 +348,10 @@ class EventLog:
                     await self._has_work.wait()
                     # A short bounded wait lets concurrent appenders join the next commit; a lone appender
                     # (the last commit carried one item) is not made to wait for company that is not coming.
-                    if self.linger and last_batch > 1 and self._pending_count < 64:
+                    # From idle (no commit for a while) nobody is streaming appends either: asyncio's
+                    # timers round the linger up to a millisecond, added to a lone event's latency.
+                    if self.linger and last_batch > 1 and self._pending_count < 64 \
+                            and time.perf_counter() - last_commit < IDLE_AFTER:
                         await asyncio.sleep(self.linger)
                     if not self._pipelined:
                         items = self._take(0, self.max_batch)
@@ -385,6 +394,7 @@ class EventLog:
                 delay = 0.05
                 last_batch = len(batch.items)
                 await self._committed(batch)
+                last_commit = time.perf_counter()
         finally:
             if flight is not None:
                 flight[1].cancel()

@@ -218,6 +218,7 @@ class SqliteBackend(SqlReads, Backend):
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
         self._sock: socket.socket | None = None
+        self._notify_folder = Path()
         self._own: set[str] = set()
         self.check_on_open = False  # the daemon sets it: PRAGMA quick_check before anything starts
 
@@ -562,10 +563,12 @@ class SqliteBackend(SqlReads, Backend):
                 sock_path.unlink()
 
     async def notify(self) -> None:
-        folder = _notify_dir(self.path)
         if self._sock is None:
             self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             self._sock.setblocking(False)
+            # realpath stats every component of the path: ~0.1 ms a commit, for a constant
+            self._notify_folder = _notify_dir(self.path)
+        folder = self._notify_folder
         try:
             entries = list(os.scandir(folder))
         except FileNotFoundError:

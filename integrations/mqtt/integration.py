@@ -127,6 +127,7 @@ class MqttIntegration(Integration):
         self.client = client
         _no_delay(client)
         paho_speed.buffer_reads(client._client)
+        paho_speed.write_at_once(client._client)
         self._gate = paho_speed.ReadGate(client, READ_HIGH, READ_LOW)
         failure: BaseException | None = None
         try:

@@ -49,3 +49,25 @@ async def test_a_live_subscriber_wakes_on_append(hub_log: EventLog) -> None:
     got = await asyncio.wait_for(waiter, 2)
     sub.close()
     assert got[0].seq == stored.seq
+
+
+async def test_a_subscriber_is_woken_only_for_events_it_follows(hub_log: EventLog) -> None:
+    # The command router follows command_requested only: a commit of state changes must not wake it
+    # (a task switch on every commit, on the path of every automation's command).
+    class Counted(asyncio.Event):
+        wakes = 0
+
+        def set(self) -> None:
+            Counted.wakes += 1
+            super().set()
+
+    sub = hub_log.follow(types=("command_requested",))
+    sub._wake = Counted()
+    first = asyncio.ensure_future(_take(sub, 1))
+    await asyncio.sleep(0.05)  # caught up, waiting live
+    woken = Counted.wakes
+    await hub_log.append(Event("state_changed", "t", "light.a", {"new_state": None}))
+    assert Counted.wakes == woken and not first.done()
+    await hub_log.append(Event("command_requested", "t", "light.a", {"command": "turn_on"}))
+    (event,) = await asyncio.wait_for(first, 5)
+    assert event.type == "command_requested"
