@@ -9,7 +9,7 @@ by the same `Fold` from a few rows per entity (`subset`).
 The SQL follows `Fold._state_changed` rule by rule, for the log's canonical shape: `new_state`
 an object with a text state, attributes an object, times in ISO 8601 with an offset, written by
 the hub itself. A log with any other row (an integration's hand-made state change, say) is folded
-by Python instead: `fold_chunk` answers None and nothing here is written.
+by Python instead: `fold_chunk` answers False and the transaction is rolled back.
 
 Sums of floating-point values may differ from the live fold's in the last digit: both add the
 same values, grouped differently (the live sums depend on the batches of the writer already).
@@ -20,8 +20,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-FIVE_MIN = 300_000_000
-HOUR = 3_600_000_000
+from hub.projections import FIVE_MIN, HOUR
 
 # Microseconds from the ISO text of `x`, exactly, for the forms the hub writes
 # (`YYYY-MM-DDTHH:MM:SS[.ffffff]+HH:MM`); NULL for any other text. (unixepoch() would round
