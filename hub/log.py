@@ -652,7 +652,6 @@ class EventLog:
         if head is not None:
             self._commit_catch_up()
             return head + await self.catch_up(progress)
-        self.fold = Fold()
         await self.backend.reset_projections()
         return await self.catch_up(progress)
 

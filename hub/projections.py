@@ -107,6 +107,11 @@ def registry_row(entity_id: str, integration: str | None, name: str | None, area
             "device_id": device_id, "domain": entity_id.split(".", 1)[0], "info": info, "seq": seq}
 
 
+def _entities_row(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (row["entity_id"], row["integration"], row["name"], row["area"], row["device_id"], row["domain"],
+            encode_json(row["info"]), row["seq"])
+
+
 class Fold:
     """Current states and registry in memory, and the fold of events into Ops."""
 
@@ -211,7 +216,7 @@ class Fold:
             # An entity first seen by its state is registered to the integration that reported it.
             self._registry_overlay[entity_id] = registry_row(entity_id, source, None, None, None, {}, seq)
             ops.removed_entities.discard(entity_id)
-            ops.entities[entity_id] = (entity_id, source, None, None, None, entity_id.split(".", 1)[0], "{}", seq)
+            ops.entities[entity_id] = _entities_row(self._registry_overlay[entity_id])
 
     def _registered(self, ops: Ops, event: Event, emit: bool) -> None:
         entity_id = event.entity_id
@@ -237,10 +242,10 @@ class Fold:
         if not emit:
             return
         ops.removed_entities.discard(entity_id)
-        ops.entities[entity_id] = (entity_id, integration, name, area, device_id, row["domain"], encode_json(info), seq)
-        if device_id:
-            ops.devices[device_id] = (device_id, integration, device.get("name"), device.get("area"),
-                                      encode_json(device))
+        ops.entities[entity_id] = _entities_row(row)
+        if device.get("id"):  # this registration's device (not one the row kept)
+            ops.devices[device["id"]] = (device["id"], integration, device.get("name"), device.get("area"),
+                                         encode_json(device))
 
     def commit(self) -> None:
         """The backend committed the oldest batch begun: make its layer the truth."""

@@ -153,8 +153,7 @@ def _finish(raw: sqlite3.Connection, statements: list[tuple[str, Any, bool]]) ->
                 raw.execute(sql, params)
         raw.execute("COMMIT")
     except BaseException:
-        if raw.in_transaction:
-            raw.execute("ROLLBACK")
+        _rollback(raw)
         raise
 
 

@@ -64,12 +64,15 @@ async def test_registry_keeps_entities_and_devices(tmp_path: Path) -> None:
         await ctx.register_entity(EntityInfo("light.porch", name="Porch", device=device))
         await ctx.register_entity(EntityInfo("light.porch", name="Porch", device=device))  # unchanged: no event
         await ctx.set_state("light.porch", "off")
+        # Registered again without its device: the entity keeps it, and the device row is not emptied.
+        await ctx.register_entity(EntityInfo("light.porch", name="Porch light"))
         registry = await log.backend.load_registry()
         devices = await log.backend.devices()
         assert registry["light.porch"]["integration"] == "demo" and registry["light.porch"]["area"] == "Porch"
         assert devices["bulb1"]["name"] == "Porch lamp"
+        assert registry["light.porch"]["device_id"] == "bulb1" and registry["light.porch"]["name"] == "Porch light"
         assert await log.backend.count(__import__("hub.store", fromlist=["EventFilter"]).EventFilter(
-            types=("entity_registered",))) == 1
+            types=("entity_registered",))) == 2
 
 
 def _dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
