@@ -23,6 +23,7 @@ HOUR = 3_600_000_000
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MISSING = object()
 _ONE_US = timedelta(microseconds=1)
 
 
@@ -125,20 +126,26 @@ class Fold:
         self._overlay: dict[str, State | None] = {}
         self._registry_overlay: dict[str, dict[str, Any] | None] = {}
         self._pending_position = [0]
+        # The newest uncommitted value of each entity over all layers (a read is one lookup, not a
+        # walk down the layers); emptied when no layer is left.
+        self._newest: dict[str, State | None] = {}
+        self._newest_registry: dict[str, dict[str, Any] | None] = {}
 
     # --- reads through the uncommitted layers ------------------------------
 
     def get(self, entity_id: str) -> State | None:
-        for overlay, _, _ in reversed(self._layers):
-            if entity_id in overlay:
-                return overlay[entity_id]
-        return self.states.get(entity_id)
+        state = self._newest.get(entity_id, _MISSING)
+        return self.states.get(entity_id) if state is _MISSING else state  # type: ignore[return-value]
 
     def _known(self, entity_id: str) -> dict[str, Any] | None:
-        for _, registry, _ in reversed(self._layers):
-            if registry and entity_id in registry:
-                return registry[entity_id]
-        return self.registry.get(entity_id)
+        row = self._newest_registry.get(entity_id, _MISSING)
+        return self.registry.get(entity_id) if row is _MISSING else row  # type: ignore[return-value]
+
+    def _set(self, entity_id: str, state: State | None) -> None:
+        self._overlay[entity_id] = self._newest[entity_id] = state
+
+    def _set_registry(self, entity_id: str, row: dict[str, Any] | None) -> None:
+        self._registry_overlay[entity_id] = self._newest_registry[entity_id] = row
 
     # --- the fold ----------------------------------------------------------
 
@@ -161,8 +168,8 @@ class Fold:
         elif etype == ev.ENTITY_REGISTERED:
             self._registered(ops, event, emit)
         elif etype == ev.ENTITY_REMOVED:
-            self._registry_overlay[event.entity_id or ""] = None
-            self._overlay[event.entity_id or ""] = None
+            self._set_registry(event.entity_id or "", None)
+            self._set(event.entity_id or "", None)
             if emit and event.entity_id:
                 ops.entities.pop(event.entity_id, None)
                 ops.removed_entities.add(event.entity_id)
@@ -189,7 +196,7 @@ class Fold:
         if entity_id is None:
             return
         old = self.get(entity_id)
-        self._overlay[entity_id] = new
+        self._set(entity_id, new)
         if not emit:
             return
         if new is None:
@@ -214,9 +221,10 @@ class Fold:
                 ops.state_time[key] = ops.state_time.get(key, 0.0) + secs
         if self._known(entity_id) is None:
             # An entity first seen by its state is registered to the integration that reported it.
-            self._registry_overlay[entity_id] = registry_row(entity_id, source, None, None, None, {}, seq)
+            row = registry_row(entity_id, source, None, None, None, {}, seq)
+            self._set_registry(entity_id, row)
             ops.removed_entities.discard(entity_id)
-            ops.entities[entity_id] = _entities_row(self._registry_overlay[entity_id])
+            ops.entities[entity_id] = _entities_row(row)
 
     def _registered(self, ops: Ops, event: Event, emit: bool) -> None:
         entity_id = event.entity_id
@@ -238,7 +246,7 @@ class Fold:
             if not info:
                 info, seq = prev["info"], prev["seq"]
         row = registry_row(entity_id, integration, name, area, device_id, info, seq)
-        self._registry_overlay[entity_id] = row
+        self._set_registry(entity_id, row)
         if not emit:
             return
         ops.removed_entities.discard(entity_id)
@@ -263,8 +271,13 @@ class Fold:
             else:
                 self.registry[entity_id] = info
         self.position = max(self.position, position[0])
+        if not self._layers:
+            self._newest.clear()
+            self._newest_registry.clear()
 
     def rollback(self) -> None:
         """Forget every batch begun and not committed."""
         self._layers.clear()
         self._overlay, self._registry_overlay, self._pending_position = {}, {}, [self.position]
+        self._newest.clear()
+        self._newest_registry.clear()
