@@ -139,6 +139,24 @@ def test_layers_fold_a_batch_on_top_of_one_being_committed() -> None:
     assert fold.get("light.a").state == "on" and fold.position == 1  # type: ignore[union-attr]
 
 
+def test_layers_read_the_newest_removal_and_registration() -> None:
+    fold = Fold()
+    first = fold.begin()
+    fold.apply(first, Event("state_changed", "s", "light.a", {"new_state": {"state": "on"}}, time=T0, seq=1))
+    second = fold.begin()
+    fold.apply(second, Event("entity_removed", "s", "light.a", {}, time=T0 + 1, seq=2))
+    assert fold.get("light.a") is None and fold._known("light.a") is None
+    fold.commit()
+    assert fold.registry["light.a"]["integration"] == "s" and fold.get("light.a") is None
+    fold.commit()
+    assert "light.a" not in fold.registry and fold.get("light.a") is None and fold.position == 2
+    third = fold.begin()
+    fold.apply(third, Event("state_changed", "t", "light.a", {"new_state": {"state": "off"}}, time=T0 + 2, seq=3))
+    assert fold._known("light.a")["integration"] == "t"  # type: ignore[index]
+    fold.rollback()
+    assert fold._known("light.a") is None and fold.get("light.a") is None
+
+
 def test_iso_times_become_exact_microseconds() -> None:
     # The fold reads times back from the ISO text of state_changed: the round trip must be exact,
     # whatever the offset the text was written with.
