@@ -28,9 +28,17 @@ from hub.projections import FIVE_MIN, HOUR
 _VALID = ("substr({x}, 6, 2) BETWEEN '01' AND '12' AND substr({x}, 9, 2) BETWEEN '01' AND '31' "
           "AND (substr({x}, 9, 2) <= '28' OR date(substr({x}, 1, 10)) = substr({x}, 1, 10)) "
           "AND substr({x}, 12, 2) < '24' AND substr({x}, 15, 2) < '60' AND substr({x}, 18, 2) < '60'")
+_D6 = "[0-9]" * 6
+# The form the hub writes with a fraction, digit by digit: one GLOB, then unixepoch() of the whole seconds.
+_CANONICAL = ("[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]."
+              f"{_D6}[+-][0-9][0-9]:[0-9][0-9]")
 _US = f"""CASE
+ WHEN {{x}} GLOB '{_CANONICAL}' THEN CASE
+   WHEN substr({{x}}, 12, 2) < '24'
+        AND (substr({{x}}, 9, 2) <= '28' OR date(substr({{x}}, 1, 10)) = substr({{x}}, 1, 10))
+   THEN unixepoch(substr({{x}}, 1, 19) || substr({{x}}, 27)) * 1000000 + CAST(substr({{x}}, 21, 6) AS INTEGER) END
  WHEN length({{x}}) = 32 AND substr({{x}}, 20, 1) = '.' AND substr({{x}}, 27, 1) IN ('+', '-')
-      AND substr({{x}}, 21, 6) GLOB '[0-9][0-9][0-9][0-9][0-9][0-9]' AND {_VALID}
+      AND substr({{x}}, 21, 6) GLOB '{_D6}' AND {_VALID}
    THEN unixepoch(substr({{x}}, 1, 19) || substr({{x}}, 27)) * 1000000 + CAST(substr({{x}}, 21, 6) AS INTEGER)
  WHEN length({{x}}) = 25 AND substr({{x}}, 20, 1) IN ('+', '-') AND {_VALID}
    THEN unixepoch({{x}}) * 1000000
@@ -44,25 +52,31 @@ def _us(x: str) -> str:
 # The rows a chunk folds: state changes and removals of entities, what each carries extracted.
 # kind: 1 a state change, 0 an entity removed (the fold forgets the state), 2 an entity's last
 # row of the chunks before (what it "was" when this chunk starts).
+# state: NULL for a state change without a new state (or an odd one, see below); attrs: the
+# attributes as JSON text ('{...}' for an object). json_type() costs as much again as the extracts,
+# so it is asked only of the few rows whose extracted values leave the JSON type open.
 _EXTRACT = """
 CREATE TEMP TABLE fold_src AS
 SELECT entity_id, seq, time, type = 'state_changed' AS sc,
-       CASE WHEN type = 'state_changed' THEN json_type(data, '$.new_state') END AS nt,
-       CASE WHEN type = 'state_changed' THEN json_type(data, '$.new_state.state') END AS st,
-       CASE WHEN type = 'state_changed' THEN json_type(data, '$.new_state.attributes') END AS at,
        CASE WHEN type = 'state_changed' THEN json_extract(data, '$.new_state.state') END AS state,
-       CASE WHEN type = 'state_changed' THEN json_extract(data, '$.new_state.attributes') END AS attrs,
+       CASE WHEN type = 'state_changed' THEN data -> '$.new_state.attributes' END AS attrs,
        CASE WHEN type = 'state_changed' THEN json_extract(data, '$.new_state.last_updated') END AS lu,
        CASE WHEN type = 'state_changed' THEN json_extract(data, '$.new_state.last_changed') END AS lc
 FROM events
 WHERE seq > :after AND seq <= :upto AND entity_id IS NOT NULL AND type IN ('state_changed', 'entity_removed')
 """
 
-# Rows Python would fold differently from the SQL below (or not at all).
+# Rows Python would fold differently from the SQL below (or not at all). A text state that starts
+# like an object or an array, or no state, is looked up again: a new state is a string, or the whole
+# new_state is null (or missing).
 _ODD_SOURCE = """
-SELECT count(*) FROM fold_src WHERE sc AND nt IS NOT NULL AND nt != 'null' AND (
-    nt != 'object' OR st IS NOT 'text' OR (at IS NOT NULL AND at NOT IN ('object', 'null'))
-    OR typeof(lu) NOT IN ('text', 'null') OR typeof(lc) NOT IN ('text', 'null'))
+SELECT count(*) FROM fold_src WHERE sc AND (
+    typeof(state) NOT IN ('text', 'null') OR typeof(lu) NOT IN ('text', 'null') OR typeof(lc) NOT IN ('text', 'null')
+    OR (attrs IS NOT NULL AND attrs != 'null' AND substr(attrs, 1, 1) != '{')
+    OR ((state IS NULL OR substr(state, 1, 1) IN ('{', '[')) AND (
+        SELECT json_type(data, '$.new_state.state') IS NOT 'text'
+               AND coalesce(json_type(data, '$.new_state'), 'null') != 'null'
+        FROM events e WHERE e.seq = fold_src.seq)))
 """
 
 _ORDERED = f"""
@@ -74,10 +88,10 @@ INSERT INTO fold_rows (entity_id, seq, kind, state, attrs, t, lc)
 SELECT * FROM (
     SELECT entity_id, seq, 2, state, NULL, NULL, lc FROM fold_carry
     UNION ALL
-    SELECT entity_id, seq, sc, CASE WHEN nt = 'object' THEN state END,
-           CASE WHEN nt = 'object' THEN coalesce(attrs, '{{}}') END,
-           CASE WHEN nt = 'object' THEN coalesce({_us('lu')}, CASE WHEN lu IS NULL THEN time END) END,
-           CASE WHEN nt IS NOT 'object' OR lc IS lu THEN NULL
+    SELECT entity_id, seq, sc, state,
+           CASE WHEN state IS NOT NULL THEN CASE WHEN attrs IS NULL OR attrs = 'null' THEN '{{}}' ELSE attrs END END,
+           CASE WHEN state IS NOT NULL THEN coalesce({_us('lu')}, CASE WHEN lu IS NULL THEN time END) END,
+           CASE WHEN state IS NULL OR lc IS lu THEN NULL
                 ELSE coalesce({_us('lc')}, CASE WHEN lc IS NULL THEN time END, -1) END
     FROM fold_src
 ) ORDER BY entity_id, seq
@@ -170,7 +184,7 @@ def fold_chunk(raw: sqlite3.Connection, after: int, upto: int,
         raw.execute(_DROP.format(name))
     raw.execute(_EXTRACT, {"after": after, "upto": upto})
     if raw.execute(_ODD_SOURCE).fetchone()[0]:
-        return None
+        return False
     for statement in _split(_ORDERED):
         raw.execute(statement)
     if raw.execute("SELECT count(*) FROM fold_rows WHERE kind = 1 AND state IS NOT NULL "
