@@ -477,11 +477,15 @@ class SqliteBackend(SqlReads, Backend):
                 if data is None:
                     return False
                 await _in_thread(conn, lambda raw, d=data: raw.deserialize(d, name="fold_x"))
-                folding = _in_thread(conn, lambda raw: sqlite_fold.fold(raw, sqlite_fold.ROWS, as_number))
-                if i + 1 < len(chunks):
-                    _, data = await asyncio.gather(folding, extracted(*chunks[i + 1]))
-                else:
-                    await folding
+                ahead = asyncio.ensure_future(extracted(*chunks[i + 1])) if i + 1 < len(chunks) else None
+                try:
+                    await _in_thread(conn, lambda raw: sqlite_fold.fold(raw, sqlite_fold.ROWS, as_number))
+                    data = await ahead if ahead is not None else None
+                except BaseException:
+                    if ahead is not None:  # not left running: the process is ended below
+                        ahead.cancel()
+                        await asyncio.wait([ahead])
+                    raise
                 if progress is not None:
                     progress(upto, head)
         finally:
