@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import sqlite3
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -26,6 +27,7 @@ from hub.store import sqlite_fold
 from hub.store.base import Backend, Tx, event_to_row, row_to_event
 from hub.store.reads import COLUMNS as _COLUMNS
 from hub.store.reads import NOT_STATE_CHANGE, SqlReads
+from hub.store.sqlite_extract import HEADER
 from hub.store.sqlite_schema import MIGRATIONS, PROJECTION_TABLES, SCHEMA_VERSION, V1
 
 log = logging.getLogger(__name__)
@@ -176,11 +178,19 @@ def _rebuild_begin(raw: sqlite3.Connection) -> int:
     try:
         for table in PROJECTION_TABLES:
             raw.execute(f"DELETE FROM {table}")
-        sqlite_fold.start(raw)
+        sqlite_fold.start_fold(raw)
+        sqlite_fold.attach_rows(raw)
     except BaseException:
         raw.execute("ROLLBACK")
         raise
     return head
+
+
+def _rebuild_end(raw: sqlite3.Connection) -> None:
+    _rollback(raw)
+    sqlite_fold.finish(raw)
+    with contextlib.suppress(sqlite3.OperationalError):  # not attached: the rebuild failed before
+        raw.execute("DETACH DATABASE fold_x")
 
 
 def _rebuild_rows(raw: sqlite3.Connection, head: int) -> list[tuple[Any, ...]]:
@@ -192,8 +202,17 @@ def _rebuild_rows(raw: sqlite3.Connection, head: int) -> list[tuple[Any, ...]]:
         "WHERE seq IN (SELECT seq FROM temp.fold_subset) "
         f"UNION ALL SELECT seq, type, source, entity_id, time, data FROM events WHERE {NOT_STATE_CHANGE} "
         "AND type IN ('entity_registered', 'entity_removed') AND seq <= ?", (head,)).fetchall()
-    sqlite_fold.finish(raw)
     return sorted(rows)
+
+
+def _fold_chunks_here(raw: sqlite3.Connection, chunks: list[tuple[int, int]]) -> bool:
+    """Extract and fold each chunk on the writer's own connection (a log of one chunk)."""
+    sqlite_fold.start_extract(raw)
+    for after, upto in chunks:
+        if not sqlite_fold.extract(raw, sqlite_fold.ROWS, after, upto):
+            return False
+        sqlite_fold.fold(raw, sqlite_fold.ROWS, as_number)
+    return True
 
 
 def _rollback(raw: sqlite3.Connection) -> None:
@@ -401,33 +420,80 @@ class SqliteBackend(SqlReads, Backend):
 
     async def rebuild_projections(self, fold_rows: Callable[[list[tuple[Any, ...]], int], Ops],
                                   progress: Callable[[int, int], None] | None = None) -> int | None:
-        # One transaction over several hops of the writer's thread (the write lock held): a chunk
-        # of the log folded in SQL per hop, then the registry and states folded here, then commit.
+        # One transaction over several hops of the writer's thread (the write lock held): per chunk
+        # of the log, its rows extracted and ordered (`sqlite_fold.extract`), then folded into the
+        # projections (`sqlite_fold.fold`); then the registry and states folded here, then commit.
+        # With more than one chunk, a process of its own extracts chunk N+1 while the writer folds
+        # chunk N: the log is append-only and the transaction writes projections only, so what that
+        # process reads of `events` up to the head is what the writer would.
         conn = self._conn(self._writer)
         async with self._write_lock:
             try:
                 head = await _in_thread(conn, _rebuild_begin)
                 try:
-                    after = 0
-                    while after < head:
-                        upto = min(head, after + REBUILD_CHUNK)
-                        if not await _in_thread(conn, lambda raw, a=after, u=upto: sqlite_fold.fold_chunk(
-                                raw, a, u, as_number)):
-                            await _in_thread(conn, _rollback)
-                            return None
-                        after = upto
-                        if progress is not None:
-                            progress(after, head)
+                    chunks = [(a, min(head, a + REBUILD_CHUNK)) for a in range(0, head, REBUILD_CHUNK)]
+                    if len(chunks) > 1:
+                        folded = await self._fold_chunks_piped(conn, chunks, head, progress)
+                    else:
+                        folded = await _in_thread(conn, lambda raw: _fold_chunks_here(raw, chunks))
+                        if folded and progress is not None:
+                            progress(head, head)
+                    if not folded:
+                        return None
                     rows = await _in_thread(conn, lambda raw: _rebuild_rows(raw, head))
                     tx = _SqliteTx(conn, head)
                     await tx.apply(fold_rows(rows, head), head)
                     await _in_thread(conn, lambda raw: _finish(raw, tx.statements))
-                except BaseException:
-                    await asyncio.shield(_in_thread(conn, _rollback))
-                    raise
+                finally:
+                    await asyncio.shield(_in_thread(conn, _rebuild_end))
             except sqlite3.Error as exc:
                 raise _store_error(exc, self.path) from None
         return head
+
+    async def _fold_chunks_piped(self, conn: aiosqlite.Connection, chunks: list[tuple[int, int]], head: int,
+                                 progress: Callable[[int, int], None] | None) -> bool:
+        """Fold the chunks, each extracted by a `hub.store.sqlite_extract` process while the one
+        before is folded; False when a chunk is not canonical."""
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "hub.store.sqlite_extract", os.path.abspath(self.path),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        assert proc.stdin is not None and proc.stdout is not None
+        stdin, stdout = proc.stdin, proc.stdout
+
+        async def extracted(after: int, upto: int) -> bytes | None:
+            stdin.write(f"{after} {upto}\n".encode())
+            await stdin.drain()
+            try:
+                canonical, size = HEADER.unpack(await stdout.readexactly(HEADER.size))
+                data = await stdout.readexactly(size)
+            except asyncio.IncompleteReadError:
+                raise StoreError(f"database {self.path}: the rebuild's reader process ended "
+                                 f"(exit status {await proc.wait()})") from None
+            return data if canonical else None
+
+        try:
+            data = await extracted(*chunks[0])
+            for i, (_, upto) in enumerate(chunks):
+                if data is None:
+                    return False
+                await _in_thread(conn, lambda raw, d=data: raw.deserialize(d, name="fold_x"))
+                ahead = asyncio.ensure_future(extracted(*chunks[i + 1])) if i + 1 < len(chunks) else None
+                try:
+                    await _in_thread(conn, lambda raw: sqlite_fold.fold(raw, sqlite_fold.ROWS, as_number))
+                    data = await ahead if ahead is not None else None
+                except BaseException:
+                    if ahead is not None:  # not left running: the process is ended below
+                        ahead.cancel()
+                        await asyncio.wait([ahead])
+                    raise
+                if progress is not None:
+                    progress(upto, head)
+        finally:
+            stdin.close()
+            if proc.returncode is None:
+                proc.kill()
+            await proc.wait()
+        return True
 
     async def reset_projections(self) -> None:
         async with self.transaction() as tx:

@@ -121,6 +121,8 @@ async def test_times_written_with_other_offsets_and_no_fraction(tmp_path: Path, 
     {"state": "on", "attributes": {}, "last_updated": "2026-01-01T00:00:00.5+00:00"},  # short fraction
     {"state": "on", "attributes": {}, "last_updated": "2026-01-01T00:00:00Z"},
     {"state": "on", "attributes": ["x"]},
+    {"state": {"a": 1}, "attributes": {}},  # an object, which Python turns into "{'a': 1}"
+    {"state": "on", "attributes": "{x"},  # a string that starts like an object
 ])
 async def test_a_log_the_sql_does_not_fold_is_folded_by_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                  odd: dict) -> None:
@@ -143,3 +145,27 @@ async def test_a_log_the_sql_does_not_fold_is_folded_by_python(tmp_path: Path, m
         await log.rebuild()
         assert _dump(path) == live
     assert calls == [0]  # the SQL path declined, and wrote nothing
+
+
+async def test_text_states_that_look_like_json_are_folded_in_sql(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # The SQL asks json_type() only of states whose text starts like an object or an array: strings
+    # such as these are still canonical.
+    path = tmp_path / "h.db"
+    calls: list[int] = []
+    original = sqlite_store.SqliteBackend.rebuild_projections
+
+    async def counted(self, fold_rows, progress=None):  # type: ignore[no-untyped-def]
+        result = await original(self, fold_rows, progress)
+        calls.append(0 if result is None else 1)
+        return result
+
+    monkeypatch.setattr(sqlite_store.SqliteBackend, "rebuild_projections", counted)
+    monkeypatch.setattr(sqlite_store, "REBUILD_CHUNK", 3)  # several chunks: the reader process too
+    async with open_log(str(path), synchronous="normal") as log:
+        for i, value in enumerate(("{x", "[1]", "{}", "on", "[", "{\"a\": 1}")):
+            await log.report_state("sensor.a", value, {"k": "{v"}, source="t", time=T0 + i * 1_000_000)
+        live = _dump(path)
+        await log.rebuild()
+        assert _dump(path) == live
+    assert calls == [1]
