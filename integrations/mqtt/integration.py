@@ -257,16 +257,26 @@ class MqttIntegration(Integration):
         """Acknowledge messages in arrival order, each once its facts are durable."""
         paho = client._client
         queue = self._unacked
+        durable: list[tuple[int, int]] = []
         while True:
             while not queue:
                 self._unacked_changed.clear()
                 await self._unacked_changed.wait()
-            task, mid, qos = queue[0]
-            if task is not None:
+            task = queue[0][0]
+            if task is not None and not task.done():
                 await task
-            queue.popleft()
-            if qos:
-                paho.ack(mid, qos)
+            # Everything durable at the head of the queue (one commit's worth, under load) in one write.
+            try:
+                while queue and ((task := queue[0][0]) is None or task.done()):
+                    if task is not None:
+                        task.result()  # its failure, as awaiting it raises it
+                    _task, mid, qos = queue.popleft()
+                    if qos:
+                        durable.append((mid, qos))
+            finally:
+                if durable:
+                    paho_speed.ack_in_order(paho, durable)
+                    durable.clear()
             if len(queue) < MAX_UNACKED // 2:
                 self._unacked_changed.set()
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import paho.mqtt.client as paho
 from paho.mqtt import _packet
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -44,3 +46,21 @@ def test_decoded_publish_carries_its_properties() -> None:
     packet = _packet.decode_publish(0x32, body, 5)
     assert packet.topic == topic and packet.payload == b"ON" and packet.mid == 7
     assert packet.properties.ResponseTopic == "hub/reply"
+
+
+def _queued(client: paho.Client) -> bytes:
+    return b"".join(bytes(p["packet"]) for p in client._out_packet)
+
+
+def test_acks_in_order_are_the_bytes_paho_would_send() -> None:
+    acks = [(1, 1), (2, 1), (300, 1), (7, 2), (65535, 1)]
+    theirs = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    theirs.manual_ack_set(True)
+    for mid, qos in acks:
+        theirs.ack(mid, qos)
+    ours = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    ours.manual_ack_set(True)
+    paho_speed.ack_in_order(ours, acks)
+    assert _queued(ours) == _queued(theirs)
+    # The QoS 1 runs either side of the QoS 2 ack are one write each.
+    assert len(ours._out_packet) == 3
