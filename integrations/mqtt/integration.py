@@ -202,7 +202,10 @@ class MqttIntegration(Integration):
                     await self.ctx.set_state(entity.entity_id, state, attrs)
 
     def _state_of(self, entity: MqttEntity) -> tuple[str, dict[str, Any]]:
-        attrs = {**static_attributes(entity), **entity.attributes}
+        static = entity.static
+        if static is None:
+            static = entity.static = static_attributes(entity)
+        attrs = {**static, **entity.attributes}
         if self.client is None or not entity.is_available():
             return "unavailable", attrs
         return entity.value if entity.value is not None else "unknown", attrs
