@@ -43,6 +43,7 @@ MAX_DATA_BYTES = 1024 * 1024
 
 _last_ms = 0
 _counter = 0
+_ms_hex = ""
 _random = random.Random(os.urandom(16))
 # The log's JSON: orjson on the hot paths (about ten times the standard library's speed on
 # events), the standard library for what orjson refuses (integers beyond 64 bits, say).
@@ -72,13 +73,14 @@ def decode_json(text: str | bytes) -> Any:
 
 def new_id() -> str:
     """A fresh event id: 26 hex-ish chars, time-ordered (UUIDv7-like) so the id index appends."""
-    global _last_ms, _counter
+    global _last_ms, _counter, _ms_hex
     ms = time.time_ns() // 1_000_000
     if ms == _last_ms:
         _counter += 1
     else:
-        _last_ms, _counter = ms, _random.getrandbits(14)
-    return f"{ms:012x}{_counter:06x}{_random.getrandbits(32):08x}"
+        _last_ms, _counter, _ms_hex = ms, _random.getrandbits(14), f"{ms:012x}"
+    # The counter's 6 hex digits (or more) then 8 random ones, in one formatting (a hot path).
+    return f"{_ms_hex}{_counter << 32 | _random.getrandbits(32):014x}"
 
 
 def is_entity_id(value: object) -> bool:

@@ -31,9 +31,21 @@ def to_datetime(us: int, tz: tzinfo | None = None) -> datetime:
 
 def to_iso(us: int | None, tz: tzinfo | None = None) -> str | None:
     """Microseconds as ISO 8601 with time zone, or None."""
+    global _utc_second, _utc_prefix
     if us is None:
         return None
-    return to_datetime(us, tz).isoformat()
+    if tz is not None:
+        return to_datetime(us, tz).isoformat()
+    # In UTC, as datetime.isoformat() writes it; the date and time of the second are made once per
+    # second (every state change carries one or two of these: 2 us each through datetime).
+    second, micro = divmod(us, 1_000_000)
+    if second != _utc_second:
+        _utc_prefix = to_datetime(second * 1_000_000).isoformat()[:-6]
+        _utc_second = second
+    return f"{_utc_prefix}.{micro:06d}+00:00" if micro else f"{_utc_prefix}+00:00"
+
+
+_utc_second, _utc_prefix = 0, "1970-01-01T00:00:00"
 
 
 def from_datetime(dt: datetime) -> int:

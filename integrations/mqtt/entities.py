@@ -75,6 +75,8 @@ class MqttEntity:
     value: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     available: dict[str, bool] = field(default_factory=dict)
+    # static_attributes(self), made at the first state: config and device are fixed once parsed.
+    static: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str | None:

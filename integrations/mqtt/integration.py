@@ -12,7 +12,7 @@ import logging
 import socket
 import ssl
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ClassVar
 
 import aiomqtt
@@ -62,6 +62,8 @@ class MqttIntegration(Integration):
         self._subscribed: set[str] = set()
         self._unacked: deque[tuple[asyncio.Future[Any] | None, int, int]] = deque()
         self._unacked_changed = asyncio.Event()
+        self._inbox: deque[paho_speed.Publish] = deque()  # read from the broker, not yet taken
+        self._inbox_filled = asyncio.Event()
         self._gate: paho_speed.ReadGate | None = None
         self._loaded = False
         self._removed: list[str] = []
@@ -128,7 +130,12 @@ class MqttIntegration(Integration):
         _no_delay(client)
         paho_speed.buffer_reads(client._client)
         paho_speed.write_at_once(client._client)
-        self._gate = paho_speed.ReadGate(client, READ_HIGH, READ_LOW)
+        self._inbox.clear()
+        while not client._queue.empty():  # read by aiomqtt before the gate takes over (a backlog after CONNACK)
+            m = client._queue.get_nowait()
+            payload = m.payload if isinstance(m.payload, bytes) else str(m.payload or "").encode()
+            self._inbox.append((m.topic.value.encode(), payload, m.qos, m.retain, m.mid))
+        self._gate = paho_speed.ReadGate(client, self._inbox, self._received, READ_HIGH, READ_LOW)
         failure: BaseException | None = None
         try:
             await self.ctx.status("connected", f"{self.cfg.host}:{self.cfg.port}")
@@ -144,7 +151,7 @@ class MqttIntegration(Integration):
                         from integrations.mqtt.statestream import statestream
 
                         tg.create_task(statestream(self, client, self.cfg.statestream))
-                    await self._read(client)
+                    await self._read(client, self._gate)
             except* aiomqtt.MqttError as group:
                 failure = group.exceptions[0]
             except* StoreError as group:
@@ -195,7 +202,10 @@ class MqttIntegration(Integration):
                     await self.ctx.set_state(entity.entity_id, state, attrs)
 
     def _state_of(self, entity: MqttEntity) -> tuple[str, dict[str, Any]]:
-        attrs = {**static_attributes(entity), **entity.attributes}
+        static = entity.static
+        if static is None:
+            static = entity.static = static_attributes(entity)
+        attrs = {**static, **entity.attributes}
         if self.client is None or not entity.is_available():
             return "unavailable", attrs
         return entity.value if entity.value is not None else "unknown", attrs
@@ -221,27 +231,44 @@ class MqttIntegration(Integration):
 
     # --- ingest ----------------------------------------------------------------------
 
-    async def _read(self, client: aiomqtt.Client) -> None:
+    def _received(self, topic: bytes, payload: bytes, qos: int, retain: bool, mid: int) -> None:
+        self._inbox.append((topic, payload, qos, retain, mid))
+        self._inbox_filled.set()
+
+    async def _read(self, client: aiomqtt.Client, gate: paho_speed.ReadGate) -> None:
+        """Turn each message read into facts, in order, until the connection is lost."""
         prefix = self.cfg.discovery_prefix + "/"
-        async for message in _drain(client, self._gate):
-            topic = message.topic.value
-            payload = message.payload
-            if not isinstance(payload, bytes):
-                payload = b"" if payload is None else str(payload).encode()
-            self.topic_table.seen(topic, payload, message.retain)
+        inbox, filled = self._inbox, self._inbox_filled
+        disconnected = client._disconnected
+        disconnected.add_done_callback(lambda _f: filled.set())
+        while True:
+            while not inbox:
+                if disconnected.done():  # what was read before is taken first, as aiomqtt's iterator does
+                    raise aiomqtt.MqttError("Disconnected during message iteration") from disconnected.exception()
+                filled.clear()
+                await filled.wait()
+            raw, payload, qos, retain, mid = inbox.popleft()
+            gate.taken()
+            try:
+                topic = raw.decode()
+            except UnicodeDecodeError:  # a broker should refuse it; it makes no fact but the rejection
+                self._queue_ack(asyncio.ensure_future(self.ctx.reject(
+                    f"mqtt:{raw!r}", "topic is not UTF-8", payload)), mid, qos)
+                continue
+            self.topic_table.seen(topic, payload, retain)
             task: asyncio.Future[Any] | None = None
             if self.cfg.discovery and topic.startswith(prefix):
                 where = discovery.parse_topic(self.cfg.discovery_prefix, topic)
                 if where is not None:
                     await self._discovered(topic, where, payload)
-                    self._queue_ack(None, message.mid, message.qos)
+                    self._queue_ack(None, mid, qos)
                     continue
-            work = self._ingest(topic, payload, message.qos, message.retain)
+            work = self._ingest(topic, payload, qos, retain)
             if len(work) == 1 and isinstance(work[0], asyncio.Future):
                 task = work[0]
             elif work:
                 task = asyncio.ensure_future(_run_all(work))
-            self._queue_ack(task, message.mid, message.qos)
+            self._queue_ack(task, mid, qos)
             if len(self._unacked) >= MAX_UNACKED:
                 while len(self._unacked) >= MAX_UNACKED // 2:
                     self._unacked_changed.clear()
@@ -257,16 +284,26 @@ class MqttIntegration(Integration):
         """Acknowledge messages in arrival order, each once its facts are durable."""
         paho = client._client
         queue = self._unacked
+        durable: list[tuple[int, int]] = []
         while True:
             while not queue:
                 self._unacked_changed.clear()
                 await self._unacked_changed.wait()
-            task, mid, qos = queue[0]
-            if task is not None:
+            task = queue[0][0]
+            if task is not None and not task.done():
                 await task
-            queue.popleft()
-            if qos:
-                paho.ack(mid, qos)
+            # Everything durable at the head of the queue (one commit's worth, under load) in one write.
+            try:
+                while queue and ((task := queue[0][0]) is None or task.done()):
+                    if task is not None:
+                        task.result()  # its failure, as awaiting it raises it
+                    _task, mid, qos = queue.popleft()
+                    if qos:
+                        durable.append((mid, qos))
+            finally:
+                if durable:
+                    paho_speed.ack_in_order(paho, durable)
+                    durable.clear()
             if len(queue) < MAX_UNACKED // 2:
                 self._unacked_changed.set()
 
@@ -447,20 +484,6 @@ class MqttIntegration(Integration):
             await client.publish(topic, payload, qos=qos, retain=retain)
         except aiomqtt.MqttError as exc:
             raise CommandError(f"mqtt: publish to {topic!r} on {self._where()} failed: {exc}") from None
-
-
-async def _drain(client: aiomqtt.Client, gate: paho_speed.ReadGate | None) -> AsyncIterator[aiomqtt.Message]:
-    """client.messages, but taking what is already queued without a task per message."""
-    queue = client._queue  # aiomqtt's iterator makes a task per message; this is the hot path
-    messages = client.messages
-    while True:
-        try:
-            message = queue.get_nowait()
-        except asyncio.QueueEmpty:
-            message = await anext(messages)
-        if gate is not None:
-            gate.taken()
-        yield message
 
 
 async def _run_all(work: list[Awaitable[Any]]) -> None:

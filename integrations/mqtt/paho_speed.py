@@ -1,4 +1,4 @@
-"""Two changes to how paho receives, each of which cost more per message than everything the hub
+"""Changes to how paho receives, each of which cost more per message than everything the hub
 does with the message (bench/mqtt_ingest.py under cProfile, 20,000 QoS 1 messages/s):
 
 1. `LeanProperties`, a stand-in for paho's MQTT v5 `Properties` when decoding packets. paho
@@ -16,19 +16,34 @@ and a turn of the event loop. The wrapper reads up to 64 KiB at once and serves 
 reads from it; it reports what it holds through `pending()`, the method aiomqtt already asks
 an SSL socket, so aiomqtt keeps calling paho until the buffer is empty and nothing is stranded.
 
+3. `deliver_publishes`: a received QoS 0/1 PUBLISH goes from its bytes straight to our callback
+as (topic, payload, qos, retain, mid). paho made an `MQTTMessage` (with a `threading.Condition`),
+logged it, matched its topic against per-topic callbacks we have none of, and aiomqtt made its
+own `Message` and queued it, with a task per message if read through its iterator. The
+`ReadGate` also takes whole PUBLISH packets from the front of the socket's buffer itself, and
+leaves paho every other packet (and the end of a packet cut by the buffer), in order; QoS 2
+keeps paho's own bookkeeping. The properties of a message are skipped: the hub reads none.
+
+4. `ack_in_order`: the PUBACKs of many messages made durable by one commit, written at once.
+
 And `ReadGate`, which bounds memory: the broker does not hold back QoS 1 messages we have not
 acknowledged (Mosquitto 2.0 sent 90,000 past both its max_inflight_messages and our Receive
-Maximum), and aiomqtt queues whatever paho reads without limit. The gate stops reading the
-socket while aiomqtt's queue holds `high` messages and resumes below `low`: TCP then holds the
-broker back, and the backlog waits in the broker, whose job that is.
+Maximum). The gate stops reading the socket while the messages read and not yet taken number
+`high` and resumes below `low`: TCP then holds the broker back, and the backlog waits in the
+broker, whose job that is.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from paho.mqtt import _packet
+from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -75,6 +90,40 @@ class BufferedSocket:
         start = self._at
         self._at = min(start + size, len(self._data))
         return self._data[start:self._at]
+
+    def take_publishes(self, sink: Sink, v5: bool, limit: int) -> int:
+        """Hand up to `limit` whole QoS 0/1 PUBLISH packets at the front of the buffer to `sink`;
+        stops at any other packet, at one not wholly buffered, and at a malformed one (paho then
+        reads it and says what is wrong). Only at a packet boundary of paho's reader."""
+        data, at, end = self._data, self._at, len(self._data)
+        taken = 0
+        try:
+            while taken < limit and at < end:
+                header = data[at]
+                if header & 0xF6 not in (0x30, 0x32):  # PUBLISH at QoS 0 or 1 (any dup and retain flags)
+                    break
+                length, shift, body = 0, 0, at + 1
+                while True:  # the remaining length, 1 to 4 bytes
+                    if body >= end or shift > 21:
+                        return taken
+                    byte = data[body]
+                    body += 1
+                    length |= (byte & 0x7F) << shift
+                    shift += 7
+                    if not byte & 0x80:
+                        break
+                if body + length > end:
+                    break
+                try:
+                    publish = decode_publish(data, body, body + length, header, v5)
+                except MalformedPacket:
+                    break
+                at = body + length
+                taken += 1
+                sink(*publish)
+        finally:
+            self._at = at
+        return taken
 
     def pending(self) -> int:
         inner = self._sock.pending() if hasattr(self._sock, "pending") else 0
@@ -123,8 +172,93 @@ def write_at_once(paho: Any) -> None:
     paho.on_socket_register_write = register_write
 
 
+Publish = tuple[bytes, bytes, int, bool, int]  # topic, payload, qos, retain, mid
+Sink = Callable[[bytes, bytes, int, bool, int], None]
+PUBACK = 0x40
+
+
+def decode_publish(data: bytes, start: int, end: int, header: int, v5: bool) -> Publish:
+    """The PUBLISH packet whose body is data[start:end]: (topic, payload, qos, retain, mid)."""
+    qos = (header >> 1) & 3
+    at = start + 2
+    if at > end or qos == 3:
+        raise MalformedPacket(f"PUBLISH of {end - start} bytes at QoS {qos}")
+    at += data[start] << 8 | data[start + 1]
+    topic = data[start + 2:at]
+    mid = 0
+    if qos:
+        mid = data[at] << 8 | data[at + 1] if at + 2 <= end else 0
+        at += 2
+    if v5:
+        length, shift = 0, 0
+        while True:  # the properties' length; the hub reads none of them
+            if at >= end or shift > 21:
+                raise MalformedPacket("PUBLISH properties cut short")
+            byte = data[at]
+            at += 1
+            length |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+        at += length
+    if at > end or not topic or (qos and not mid):
+        raise MalformedPacket(f"PUBLISH of {end - start} bytes is cut short or has no topic or packet id")
+    return topic, data[at:end], qos, bool(header & 1), mid
+
+
+def deliver_publishes(paho: Any, sink: Sink) -> None:
+    """Hand every PUBLISH paho receives to `sink(topic, payload, qos, retain, mid)` rather than to
+    on_message (QoS 2 after paho's exchange, through on_message)."""
+    own = paho._handle_publish
+    v5 = paho._protocol == MQTTProtocolVersion.MQTTv5
+
+    def handle_publish() -> MQTTErrorCode:
+        packet = paho._in_packet
+        header = packet["command"]
+        if header & 0x06 == 0x04:
+            return own()  # type: ignore[no-any-return]
+        body = bytes(packet["packet"])
+        publish = decode_publish(body, 0, len(body), header, v5)
+        sink(*publish)
+        if publish[2] == 1 and not paho._manual_ack:
+            return paho._send_puback(publish[4])  # type: ignore[no-any-return]
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def on_message(_client: Any, _userdata: Any, message: Any) -> None:
+        sink(message._topic, message.payload, message.qos, message.retain, message.mid)
+
+    paho._handle_publish = handle_publish
+    paho.on_message = on_message
+
+
+
+
+def ack_in_order(paho: Any, acks: list[tuple[int, int]]) -> None:
+    """Acknowledge messages (mid, qos) in the order given, as paho's `ack` does, but with the
+    PUBACKs of consecutive QoS 1 messages queued as one write: paho queues, writes and (under
+    aiomqtt) registers and unregisters a socket writer for every packet, a system call and more
+    Python than the rest of the message's ingest. In paho's queue they stay in order with anything
+    else paho sends; a partial write is finished by paho as for any packet."""
+    run = bytearray()
+    for mid, qos in acks:
+        if qos == 1:
+            run += _PUBACK_HEAD
+            run += mid.to_bytes(2, "big")
+        elif qos == 2:
+            if run:
+                paho._packet_queue(PUBACK, bytes(run), 0, 0)
+                run = bytearray()
+            paho.ack(mid, qos)
+    if run:
+        paho._packet_queue(PUBACK, bytes(run), 0, 0)
+
+
+_PUBACK_HEAD = bytes([PUBACK, 2])  # fixed header, remaining length 2: the packet id (v5: reason 0, success)
+
+
 class ReadGate:
-    """Reads the broker's socket for aiomqtt, pausing while aiomqtt's queue is full.
+    """Reads the broker's socket for aiomqtt, PUBLISH packets to `sink`, pausing while `inbox` (the
+    messages read and not yet taken) is full.
 
     Never while a subscribe, unsubscribe or QoS 1 publish of ours waits for its answer: that
     answer may be queued behind the very messages we would stop reading (a resumed session's
@@ -132,35 +266,48 @@ class ReadGate:
 
     CHECK_EVERY = 0.05  # seconds, while paused
 
-    def __init__(self, client: Any, high: int, low: int) -> None:
+    def __init__(self, client: Any, inbox: deque[Any], sink: Sink, high: int, low: int) -> None:
         self.client = client  # aiomqtt.Client
         self.paho = client._client
+        self.inbox, self.sink = inbox, sink
+        self.v5 = self.paho._protocol == MQTTProtocolVersion.MQTTv5
         self.high, self.low = high, low
         self.loop = asyncio.get_running_loop()
         self.fd = self.paho.socket().fileno()
         self.paused = False
         self.pauses = 0
+        deliver_publishes(self.paho, sink)
         self.loop.remove_reader(self.fd)  # aiomqtt's reader, which this one replaces
         self.loop.add_reader(self.fd, self._readable)
 
-    def _full(self) -> bool:
+    def _waiting(self) -> bool:
         client = self.client
-        waiting = client._pending_subscribes or client._pending_unsubscribes or client._pending_publishes
-        return client._queue.qsize() >= self.high and not waiting
+        return bool(client._pending_subscribes or client._pending_unsubscribes or client._pending_publishes)
+
+    def _full(self) -> bool:
+        return len(self.inbox) >= self.high and not self._waiting()
 
     def _readable(self) -> None:
-        # aiomqtt's own reader, plus the gate: keep calling paho while the buffer holds packets.
+        # aiomqtt's own reader, plus the gate: keep reading while the buffer holds packets.
+        paho = self.paho
         try:
             while True:
-                self.paho.loop_read()
-                sock = self.paho._sock
+                sock = paho._sock
+                if isinstance(sock, BufferedSocket) and paho._in_packet["command"] == 0:
+                    room = (1 << 30) if self._waiting() else self.high - len(self.inbox)
+                    if sock.take_publishes(self.sink, self.v5, room):
+                        paho._last_bytes_received = time.monotonic()  # paho's keepalive clock
+                    if self._full():
+                        break
+                paho.loop_read()
+                sock = paho._sock
                 if sock is None or self._full() or not (hasattr(sock, "pending") and sock.pending()):
                     break
         except Exception as exc:  # noqa: BLE001 (aiomqtt's: a broken connection ends the session)
             if not self.client._disconnected.done():
                 self.client._disconnected.set_exception(exc)
             return
-        if not self.paused and self.paho._sock is not None and self._full():
+        if not self.paused and paho._sock is not None and self._full():
             self.loop.remove_reader(self.fd)
             self.paused = True
             self.pauses += 1
@@ -168,14 +315,14 @@ class ReadGate:
 
     def _check(self) -> None:
         if self.paused and self.paho._sock is not None:
-            if self.client._queue.qsize() <= self.low or not self._full():
+            if len(self.inbox) <= self.low or not self._full():
                 self._resume()
             else:
                 self.loop.call_later(self.CHECK_EVERY, self._check)
 
     def taken(self) -> None:
-        """The consumer took a message: resume reading once the queue is down to `low`."""
-        if self.paused and self.client._queue.qsize() <= self.low:
+        """The consumer took messages: resume reading once the inbox is down to `low`."""
+        if self.paused and len(self.inbox) <= self.low:
             self._resume()
 
     def _resume(self) -> None:

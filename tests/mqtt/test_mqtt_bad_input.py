@@ -51,6 +51,17 @@ async def test_bad_payloads_are_rejected_and_ingest_goes_on(start_mqtt, publishe
     assert [e.data["topic"] for e in await events(r.log, ev.MQTT_MESSAGE)] == []
 
 
+async def test_a_topic_that_is_not_utf8_is_rejected_and_ingest_goes_on(start_mqtt, publisher) -> None:
+    # Mosquitto refuses such a topic; a broker that passed one on must not end the session.
+    r = await start_mqtt(entities=ENTITIES)
+    r.integration._received(b"t/\xfftemp", b"21", 0, False, 0)
+    await publisher.publish("t/motion", "ON", qos=1)
+    await wait_for(lambda: r.state("binary_sensor.motion") == "on", what="the next message")
+    got = await wait_for(lambda: rejected(r), what="the rejection")
+    assert got[0].data["origin"] == "mqtt:b't/\\xfftemp'" and "not UTF-8" in got[0].data["reason"]
+    assert r.integration.connected
+
+
 async def _at_least(r, n: int) -> list | None:
     got = await rejected(r)
     return got if len(got) >= n else None
