@@ -22,6 +22,7 @@ RUNS: list[list[str]] = [
     ["-m", "bench.automations_replay"],
     ["bench/mqtt_burst.py"],
     ["bench/mqtt_latency.py", "--spawn"],
+    ["bench/gc_pause.py"],
     ["bench/mqtt_ingest.py", "--seconds", "20"],
     ["-m", "bench.mcp_tools"],
     ["bench/store_postgres.py"],
