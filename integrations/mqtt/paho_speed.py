@@ -102,16 +102,10 @@ class BufferedSocket:
                 header = data[at]
                 if header & 0xF6 not in (0x30, 0x32):  # PUBLISH at QoS 0 or 1 (any dup and retain flags)
                     break
-                length, shift, body = 0, 0, at + 1
-                while True:  # the remaining length, 1 to 4 bytes
-                    if body >= end or shift > 21:
-                        return taken
-                    byte = data[body]
-                    body += 1
-                    length |= (byte & 0x7F) << shift
-                    shift += 7
-                    if not byte & 0x80:
-                        break
+                found = varint(data, at + 1, end)  # the remaining length
+                if found is None:
+                    return taken
+                length, body = found
                 if body + length > end:
                     break
                 try:
@@ -177,6 +171,20 @@ Sink = Callable[[bytes, bytes, int, bool, int], None]
 PUBACK = 0x40
 
 
+def varint(data: bytes, at: int, end: int) -> tuple[int, int] | None:
+    """MQTT's variable byte integer at data[at:end]: (its value, the index after it), or None when
+    it is cut short or longer than four bytes."""
+    value, shift = 0, 0
+    while at < end and shift <= 21:
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, at
+    return None
+
+
 def decode_publish(data: bytes, start: int, end: int, header: int, v5: bool) -> Publish:
     """The PUBLISH packet whose body is data[start:end]: (topic, payload, qos, retain, mid)."""
     qos = (header >> 1) & 3
@@ -190,16 +198,10 @@ def decode_publish(data: bytes, start: int, end: int, header: int, v5: bool) -> 
         mid = data[at] << 8 | data[at + 1] if at + 2 <= end else 0
         at += 2
     if v5:
-        length, shift = 0, 0
-        while True:  # the properties' length; the hub reads none of them
-            if at >= end or shift > 21:
-                raise MalformedPacket("PUBLISH properties cut short")
-            byte = data[at]
-            at += 1
-            length |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                break
+        found = varint(data, at, end)  # the properties' length; the hub reads none of them
+        if found is None:
+            raise MalformedPacket("PUBLISH properties cut short")
+        length, at = found
         at += length
     if at > end or not topic or (qos and not mid):
         raise MalformedPacket(f"PUBLISH of {end - start} bytes is cut short or has no topic or packet id")

@@ -115,6 +115,20 @@ async def test_times_written_with_other_offsets_and_no_fraction(tmp_path: Path, 
     assert to_iso(T0 + 3 * 1_000_000_000) and T0 + 3 * 1_000_000_000 in times
 
 
+def _count_sql_rebuilds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """1 for each rebuild the SQL path folded, 0 for each it declined (Python folded it)."""
+    calls: list[int] = []
+    original = sqlite_store.SqliteBackend.rebuild_projections
+
+    async def counted(self, fold_rows, progress=None):  # type: ignore[no-untyped-def]
+        result = await original(self, fold_rows, progress)
+        calls.append(0 if result is None else 1)
+        return result
+
+    monkeypatch.setattr(sqlite_store.SqliteBackend, "rebuild_projections", counted)
+    return calls
+
+
 @pytest.mark.parametrize("odd", [
     {"state": 21.5, "attributes": {}},  # a number, which Python turns into "21.5"
     {"attributes": {}},  # no state: "unknown"
@@ -127,15 +141,7 @@ async def test_times_written_with_other_offsets_and_no_fraction(tmp_path: Path, 
 async def test_a_log_the_sql_does_not_fold_is_folded_by_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                  odd: dict) -> None:
     path = tmp_path / "h.db"
-    calls: list[int] = []
-    original = sqlite_store.SqliteBackend.rebuild_projections
-
-    async def counted(self, fold_rows, progress=None):  # type: ignore[no-untyped-def]
-        result = await original(self, fold_rows, progress)
-        calls.append(0 if result is None else 1)
-        return result
-
-    monkeypatch.setattr(sqlite_store.SqliteBackend, "rebuild_projections", counted)
+    calls = _count_sql_rebuilds(monkeypatch)
     async with open_log(str(path), synchronous="normal") as log:
         for i in range(20):
             await log.report_state("sensor.a", str(i), {}, source="t", time=T0 + i * 1_000_000)
@@ -152,15 +158,7 @@ async def test_text_states_that_look_like_json_are_folded_in_sql(tmp_path: Path,
     # The SQL asks json_type() only of states whose text starts like an object or an array: strings
     # such as these are still canonical.
     path = tmp_path / "h.db"
-    calls: list[int] = []
-    original = sqlite_store.SqliteBackend.rebuild_projections
-
-    async def counted(self, fold_rows, progress=None):  # type: ignore[no-untyped-def]
-        result = await original(self, fold_rows, progress)
-        calls.append(0 if result is None else 1)
-        return result
-
-    monkeypatch.setattr(sqlite_store.SqliteBackend, "rebuild_projections", counted)
+    calls = _count_sql_rebuilds(monkeypatch)
     monkeypatch.setattr(sqlite_store, "REBUILD_CHUNK", 3)  # several chunks: the reader process too
     async with open_log(str(path), synchronous="normal") as log:
         for i, value in enumerate(("{x", "[1]", "{}", "on", "[", "{\"a\": 1}")):
