@@ -7,7 +7,6 @@ logs take). Values are binary fractions so that sums grouped differently are sti
 from __future__ import annotations
 
 import random
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -17,19 +16,11 @@ from hub.events import Event
 from hub.integration import DeviceInfo, EntityInfo, IntegrationContext
 from hub.log import open_log
 from hub.store.base import Backend
-from hub.store.sqlite_schema import PROJECTION_TABLES
 from hub.times import to_iso
+from tests.core.test_projections import _dump
 
 T0 = 1_767_225_600_000_000  # 2026-01-01T00:00Z
 QUARTER = 250_000
-
-
-def _dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
-    conn = sqlite3.connect(path)
-    try:
-        return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in PROJECTION_TABLES}
-    finally:
-        conn.close()
 
 
 async def _rebuilt_both_ways(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[dict, dict, int]:
