@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 RUNS: list[list[str]] = [
     ["-m", "bench.core_ingest"],
+    ["-m", "bench.core_ingest_parts"],
     ["-m", "bench.core_latency"],
     ["-m", "bench.core_queries", "--events", "1000000"],
     ["-m", "bench.automations_latency"],

@@ -31,7 +31,7 @@ def to_datetime(us: int, tz: tzinfo | None = None) -> datetime:
 
 def to_iso(us: int | None, tz: tzinfo | None = None) -> str | None:
     """Microseconds as ISO 8601 with time zone, or None."""
-    global _utc_second, _utc_prefix
+    global _utc_second_prefix
     if us is None:
         return None
     if tz is not None:
@@ -39,13 +39,14 @@ def to_iso(us: int | None, tz: tzinfo | None = None) -> str | None:
     # In UTC, as datetime.isoformat() writes it; the date and time of the second are made once per
     # second (every state change carries one or two of these: 2 us each through datetime).
     second, micro = divmod(us, 1_000_000)
-    if second != _utc_second:
-        _utc_prefix = to_datetime(second * 1_000_000).isoformat()[:-6]
-        _utc_second = second
-    return f"{_utc_prefix}.{micro:06d}+00:00" if micro else f"{_utc_prefix}+00:00"
+    cached, prefix = _utc_second_prefix  # one tuple: a second and its text are never mismatched
+    if second != cached:
+        prefix = to_datetime(second * 1_000_000).isoformat()[:-6]
+        _utc_second_prefix = (second, prefix)
+    return f"{prefix}.{micro:06d}+00:00" if micro else f"{prefix}+00:00"
 
 
-_utc_second, _utc_prefix = 0, "1970-01-01T00:00:00"
+_utc_second_prefix = (0, "1970-01-01T00:00:00")
 
 
 def from_datetime(dt: datetime) -> int:

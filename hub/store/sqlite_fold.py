@@ -9,7 +9,7 @@ by the same `Fold` from a few rows per entity (`subset`).
 The SQL follows `Fold._state_changed` rule by rule, for the log's canonical shape: `new_state`
 an object with a text state, attributes an object, times in ISO 8601 with an offset, written by
 the hub itself. A log with any other row (an integration's hand-made state change, say) is folded
-by Python instead: `fold_chunk` answers False and the transaction is rolled back.
+by Python instead: `extract` answers False and the transaction is rolled back.
 
 A chunk is folded in two halves: `extract` reads the log only and leaves the chunk's rows, ordered
 by entity, in fold_x.fold_rows (an attached in-memory database); `fold` writes the projections from
