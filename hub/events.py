@@ -33,8 +33,9 @@ ENTITY_REGISTERED = "entity_registered"
 ENTITY_REMOVED = "entity_removed"
 RETENTION_APPLIED = "retention_applied"
 
-ENTITY_ID = re.compile(r"^[a-z0-9_]+\.[a-z0-9_]+$")
-EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*$")
+# \Z, not $: `$` also matches before a final newline, and "light.porch\n" is no entity id.
+ENTITY_ID = re.compile(r"^[a-z0-9_]+\.[a-z0-9_]+\Z")
+EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*\Z")
 # As a causation inside one append_many call: "the event just before this one in the call",
 # resolved to its seq when the log assigns seqs (a trigger and its first command in one commit).
 PREVIOUS = -1
@@ -83,9 +84,29 @@ def new_id() -> str:
     return f"{_ms_hex}{_counter << 32 | _random.getrandbits(32):014x}"
 
 
+# Event types and entity ids found valid: they repeat, and a set lookup is cheaper than a
+# regular expression per event.
+_VALID_TYPES: set[str] = set()
+_VALID_ENTITY_IDS: set[str] = set()
+VALID_REMEMBERED = 100_000  # per set, at most (then it starts again)
+
+
+def _remember(valid: set[str], value: str) -> None:
+    if len(valid) >= VALID_REMEMBERED:
+        valid.clear()
+    valid.add(value)
+
+
 def is_entity_id(value: object) -> bool:
     """True for a valid `domain.object_id`."""
-    return isinstance(value, str) and len(value) <= 255 and ENTITY_ID.match(value) is not None
+    if not isinstance(value, str):
+        return False
+    if value in _VALID_ENTITY_IDS:  # checked before (a hot path: every state report)
+        return True
+    if len(value) <= 255 and ENTITY_ID.match(value) is not None:
+        _remember(_VALID_ENTITY_IDS, value)
+        return True
+    return False
 
 
 def excerpt(payload: bytes | str | object, limit: int = EXCERPT_LIMIT) -> str:
@@ -118,12 +139,16 @@ class Event:
 
     def validate(self) -> None:
         """Raise InputRejected unless the event has the row shape of SPEC.md."""
-        if not isinstance(self.type, str) or not EVENT_TYPE.match(self.type) or len(self.type) > 64:
-            raise InputRejected(f"event type {self.type!r} is not snake_case")
-        if not isinstance(self.source, str) or not self.source or len(self.source) > 128:
-            raise InputRejected(f"event source {self.source!r} is empty or too long")
-        if self.entity_id is not None and not is_entity_id(self.entity_id):
-            raise InputRejected(f"entity_id {self.entity_id!r} is not domain.object_id in [a-z0-9_]")
+        etype, source, entity_id = self.type, self.source, self.entity_id
+        # isinstance first: a set cannot look up a list.
+        if not (isinstance(etype, str) and etype in _VALID_TYPES):
+            if not isinstance(etype, str) or not EVENT_TYPE.match(etype) or len(etype) > 64:
+                raise InputRejected(f"event type {etype!r} is not snake_case")
+            _remember(_VALID_TYPES, etype)
+        if not isinstance(source, str) or not source or len(source) > 128:
+            raise InputRejected(f"event source {source!r} is empty or too long")
+        if entity_id is not None and not is_entity_id(entity_id):
+            raise InputRejected(f"entity_id {entity_id!r} is not domain.object_id in [a-z0-9_]")
         if not isinstance(self.data, dict):
             raise InputRejected(f"event data must be a JSON object, not {type(self.data).__name__}")
         if not isinstance(self.id, str) or not self.id or len(self.id) > 128:

@@ -57,6 +57,8 @@ def build_app(log_: EventLog, integrations: Callable[[], dict[str, dict[str, Any
             "hub_log_pending_events": float(log_.health.pending),
             "hub_log_writable": 1.0 if log_.health.writable else 0.0,
             "hub_projection_lag_events": float(max(0, log_.head - log_.fold.position)),
+            # Committed events whose projection rows are not in the database yet (hub.backlog).
+            "hub_projection_backlog_events": float(log_.backlog.events()),
             "hub_subscribers": float(len(log_._subscribers)),
         }
         text = log_.metrics.prometheus(extra)

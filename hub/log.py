@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub import events as ev
+from hub.backlog import Backlog, Plan
 from hub.errors import InputRejected, StoreError
 from hub.events import Event
 from hub.metrics import Metrics
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 CATCH_UP_CHUNK = 20_000
 SWITCH_INTERVAL = 0.0001  # seconds; see EventLog.start
 IDLE_AFTER = 0.005  # seconds without a commit after which the writer does not linger
+FLUSH_IDLE = 0.002  # seconds without appends after which projection rows left waiting are written
 
 
 @dataclass(slots=True)
@@ -81,9 +83,11 @@ class _Batch:
     seq: int = 0  # the last seq assigned
     ops: Ops | None = None
     new: list[Event] = field(default_factory=list)
+    prepared: Any = None  # the events as the backend's commit_batch takes them
     results: list[Any] = field(default_factory=list)
     previous: list[Event] = field(default_factory=list)  # events whose causation -1 was resolved
     foreign: list[Event] = field(default_factory=list)  # appended by other processes, folded here
+    plan: Plan | None = None  # the projection rows its pipelined commit writes (hub.backlog)
 
 
 @dataclass
@@ -192,6 +196,7 @@ class EventLog:
         self._stopping = False
         self._task_group: asyncio.TaskGroup | None = None
         self._flushed = asyncio.Event()
+        self.backlog = Backlog()  # projection rows of committed batches not written yet
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -272,10 +277,12 @@ class EventLog:
             tg.create_task(self._listen())
 
     async def flush(self) -> None:
-        """Wait until everything queued so far is committed (or the writer gave up)."""
+        """Wait until everything queued so far is committed, projections and all (or the writer
+        gave up)."""
         while self._pending:
             self._flushed.clear()
             await self._flushed.wait()
+        await self.sync_projections()
 
     async def close(self) -> None:
         await self.backend.close()
@@ -345,6 +352,18 @@ class EventLog:
         try:
             while True:
                 if flight is None:
+                    if not self.backlog.empty() and not self._pending:
+                        if not self.backlog.waiters:
+                            with contextlib.suppress(TimeoutError):
+                                await asyncio.wait_for(self._has_work.wait(), FLUSH_IDLE)
+                        if not self._pending:  # quiet: write the deferred projection rows now
+                            try:
+                                batch = await self._commit([])
+                            except StoreError as exc:
+                                delay = await self._retry_later(exc, delay)
+                                continue
+                            await self._committed(batch)
+                            continue
                     await self._has_work.wait()
                     # A short bounded wait lets concurrent appenders join the next commit; a lone appender
                     # (the last commit carried one item) is not made to wait for company that is not coming.
@@ -365,7 +384,7 @@ class EventLog:
                         # while the first commits.
                         limit = self.max_batch if self._pending_count < 2000 else \
                             min(self.max_batch, self._pending_count // 2)
-                        flight = self._launch(self._fold_batch(self._take(0, limit), self.head))
+                        flight = self._launch(self._fold_prepared(self._take(0, limit), self.head))
                         continue
                 else:
                     batch, task = flight
@@ -377,13 +396,15 @@ class EventLog:
                         task.add_done_callback(self._wake)
                         await self._arrived.wait()
                     if following is None and len(self._pending) > in_flight:
-                        following = self._fold_batch(self._take(in_flight, self.max_batch), batch.seq)
+                        following = self._fold_prepared(self._take(in_flight, self.max_batch), batch.seq)
                     try:
                         done = await task
                         if not done:  # the careful path: read the head and stored ids under the lock
                             self._undo(following, batch)
                             following = None
                             batch = await self._commit(batch.items)
+                        else:
+                            self._landed(batch)
                     except StoreError as exc:
                         self._undo(following, batch)
                         following = None
@@ -409,7 +430,32 @@ class EventLog:
         self._arrived.set()
 
     def _launch(self, batch: _Batch) -> tuple[_Batch, asyncio.Future[bool]]:
-        return batch, asyncio.ensure_future(self.backend.commit_batch(batch.head, batch.new, batch.ops, batch.seq))
+        ops, position = None, None
+        if batch.ops is not None:
+            batch.plan = self.backlog.plan(batch.ops, len(batch.new), batch.seq)
+            ops, position = batch.plan.ops, batch.plan.position
+        return batch, asyncio.ensure_future(self.backend.commit_batch(batch.head, batch.prepared, ops, position))
+
+    def _fold_prepared(self, items: list[_Item], head: int) -> _Batch:
+        """A batch for the pipelined writer: folded, and its events' rows made."""
+        batch = self._fold_batch(items, head)
+        batch.prepared = self.backend.prepare_events(batch.new)
+        return batch
+
+    def _landed(self, batch: _Batch) -> None:
+        """A pipelined commit succeeded: the backlog learns what it wrote and what now waits."""
+        if batch.plan is not None:
+            self.backlog.landed(batch.plan, batch.ops, len(batch.new), batch.seq)
+
+    async def sync_projections(self) -> None:
+        """Wait until the projections in the database include every event committed so far (they
+        can be a moment behind under heavy load; see hub.backlog). For readers of history and
+        statistics in this process that must see what was just appended."""
+        if self.backlog.empty():
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.backlog.waiters.append(waiter)
+        await waiter
 
     @property
     def _pipelined(self) -> bool:
@@ -517,11 +563,13 @@ class EventLog:
                 batch.foreign, batch.started = foreign, started
                 if batch.new:
                     await tx.insert(batch.new)
-                if ops is not None and (batch.new or foreign):
-                    await tx.apply(ops, batch.seq)
+                if ops is not None and (batch.new or foreign or not self.backlog.empty()):
+                    await tx.apply(self.backlog.everything(ops), batch.seq)  # type: ignore[arg-type]
         except BaseException:
             self._undo(batch)
             raise
+        if ops is not None:
+            self.backlog.written()
         return batch
 
     async def _committed(self, batch: _Batch) -> None:

@@ -19,21 +19,38 @@ from hub.states import State, as_number
 
 PROJECTIONS = ("states", "history", "statistics", "registry")
 FIVE_MIN = 300_000_000
+NUMBERS_CACHED = 16_384  # state strings whose numeric value the fold remembers, at most
 HOUR = 3_600_000_000
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MISSING = object()
 _ONE_US = timedelta(microseconds=1)
+_ONE_SECOND = timedelta(seconds=1)
 
 
 def iso_to_us(value: str | None, default: int) -> int:
     """An ISO 8601 time with an offset as exact microseconds (no float rounding); `default` if
     missing or without an offset."""
+    global _iso_second
     if not value:
         return default
+    if len(value) == 32 and value[19] == "." and value[26:] == "+00:00":
+        # The form the hub writes (`to_iso` in UTC), once or twice in every state change: the
+        # second is parsed once per second, its microseconds are six ASCII digits.
+        micro = value[20:26]
+        if micro.isascii() and micro.isdigit():
+            prefix = value[:19]
+            cached, seconds = _iso_second  # one tuple: a second's text and value never mismatch
+            if prefix != cached:
+                seconds = (datetime.fromisoformat(prefix + "+00:00") - _EPOCH) // _ONE_SECOND
+                _iso_second = (prefix, seconds)
+            return seconds * 1_000_000 + int(micro)
     dt = datetime.fromisoformat(value)
     return (dt - _EPOCH) // _ONE_US if dt.utcoffset() is not None else default
+
+
+_iso_second = ("1970-01-01T00:00:00", 0)
 
 
 def state_from_data(entity_id: str, data: dict[str, Any] | None, default_time: int) -> State | None:
@@ -52,7 +69,8 @@ class Ops:
     """Rows for the backend to write, in the transaction that stores the events."""
 
     history: list[tuple[str, int, int, str, str, int]] = field(default_factory=list)
-    states: dict[str, tuple[str, str, str, int, int, int]] = field(default_factory=dict)
+    # entity_id -> its newest history row (entity_id, time, seq, state, attributes, last_changed)
+    states: dict[str, tuple[str, int, int, str, str, int]] = field(default_factory=dict)
     removed_states: set[str] = field(default_factory=set)
     stats_5m: dict[tuple[str, int], list[float]] = field(default_factory=dict)
     stats_hour: dict[tuple[str, int], list[float]] = field(default_factory=dict)
@@ -64,10 +82,51 @@ class Ops:
     # State changes of an entity without a new state (no history row): how they are found by entity.
     unhistoried: list[tuple[str, int]] = field(default_factory=list)
 
+    def state_rows(self) -> list[tuple[str, str, str, int, int, int]]:
+        """The current states as the states table's rows: entity_id, state, attributes,
+        last_changed, last_updated, seq (`states` holds them in history's shape)."""
+        return [(e, state, attrs, changed, updated, seq) for e, updated, seq, state, attrs, changed
+                in self.states.values()]
+
     def registry_and_states(self) -> Ops:
         """Only the current states and the registry (a rebuild in SQL writes the rest)."""
         return Ops(states=self.states, removed_states=self.removed_states, entities=self.entities,
                    devices=self.devices, removed_entities=self.removed_entities)
+
+    @staticmethod
+    def merged(parts: list[Ops]) -> Ops:
+        """The rows of successive batches as one batch's (oldest first): what a later batch says
+        of an entity or a bucket wins or adds up, as writing the parts one after another would."""
+        out = Ops()
+        for part in parts:
+            out.history.extend(part.history)
+            out.unhistoried.extend(part.unhistoried)
+            for entity_id in part.removed_states:
+                out.states.pop(entity_id, None)
+                out.removed_states.add(entity_id)
+            for entity_id, state_row in part.states.items():  # a part never both sets and removes one
+                out.removed_states.discard(entity_id)
+                out.states[entity_id] = state_row
+            for mine, theirs in ((out.stats_5m, part.stats_5m), (out.stats_hour, part.stats_hour)):
+                for bucket, (low, high, total, count, last) in theirs.items():
+                    stat = mine.get(bucket)
+                    if stat is None:
+                        mine[bucket] = [low, high, total, count, last]
+                    else:
+                        stat[0], stat[1] = min(stat[0], low), max(stat[1], high)
+                        stat[2] += total
+                        stat[3] += count
+                        stat[4] = last
+            for in_state, seconds in part.state_time.items():
+                out.state_time[in_state] = out.state_time.get(in_state, 0.0) + seconds
+            for entity_id in part.removed_entities:
+                out.entities.pop(entity_id, None)
+                out.removed_entities.add(entity_id)
+            for entity_id, entity_row in part.entities.items():
+                out.removed_entities.discard(entity_id)
+                out.entities[entity_id] = entity_row
+            out.devices.update(part.devices)
+        return out
 
     def empty(self) -> bool:
         return not (self.history or self.states or self.removed_states or self.stats_5m or self.stats_hour
@@ -130,6 +189,8 @@ class Fold:
         # walk down the layers); emptied when no layer is left.
         self._newest: dict[str, State | None] = {}
         self._newest_registry: dict[str, dict[str, Any] | None] = {}
+        # State strings' numbers (`as_number`), twice per change otherwise: sensors repeat values.
+        self._numbers: dict[str, float | None] = {}
 
     # --- reads through the uncommitted layers ------------------------------
 
@@ -204,18 +265,31 @@ class Fold:
             ops.states.pop(entity_id, None)
             ops.unhistoried.append((entity_id, seq))
             return
-        attrs = encode_json(new.attributes)
         state = new.state
         t = new.last_updated
-        ops.states[entity_id] = (entity_id, state, attrs, new.last_changed, t, seq)
+        attributes = new.attributes
+        if old is not None and old.attributes_json is not None and old.attributes == attributes:
+            attrs = old.attributes_json  # attributes seldom change: their JSON neither
+        else:
+            attrs = encode_json(attributes)
+        new.attributes_json = attrs
+        # One tuple for both: the history row, and the entity's current state (Ops.state_rows).
+        ops.states[entity_id] = history_row = (entity_id, t, seq, state, attrs, new.last_changed)
         if ops.removed_states:
             ops.removed_states.discard(entity_id)
-        ops.history.append((entity_id, t, seq, state, attrs, new.last_changed))
-        value = as_number(state)
+        ops.history.append(history_row)
+        numbers = self._numbers
+        if state in numbers:
+            value = numbers[state]
+        else:
+            if len(numbers) >= NUMBERS_CACHED:
+                numbers.clear()
+            numbers[state] = value = as_number(state)
         if value is not None:
             _stat(ops.stats_5m, (entity_id, t - t % FIVE_MIN), value)
             _stat(ops.stats_hour, (entity_id, t - t % HOUR), value)
-        if old is not None and old.state != state and as_number(old.state) is None:
+        if old is not None and old.state != state and (
+                as_number(old.state) if old.state not in numbers else numbers[old.state]) is None:
             for bucket, secs in split_hours(old.last_changed, new.last_changed):
                 key = (entity_id, bucket, old.state)
                 ops.state_time[key] = ops.state_time.get(key, 0.0) + secs

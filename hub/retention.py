@@ -33,6 +33,7 @@ async def apply_retention(log_: EventLog, config: Config, *, now: int | None = N
     """Run retention once; appends retention_applied when anything was dropped."""
     now = now_us() if now is None else now
     ret = config.hub.retention
+    await log_.sync_projections()  # what it keeps follows the stored projections
     entity_cutoffs = {eid: cutoff_for(eid, ret.rules, ret.default, now) for eid in await log_.backend.entity_ids()}
     default_cut = cutoff_for("", {}, ret.default, now)
     counts = await log_.backend.apply_retention(entity_cutoffs, default_cut)

@@ -19,6 +19,8 @@ class State:
     last_changed: int = 0
     last_updated: int = 0
     _data: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    # The attributes as the projections store them (JSON), once the fold has made it.
+    attributes_json: str | None = field(default=None, repr=False, compare=False)
 
     def as_data(self) -> dict[str, Any]:
         """The shape stored in state_changed's old_state/new_state (times as ISO strings)."""

@@ -168,6 +168,7 @@ def register(mcp: FastMCP[Any], hub: HubView) -> None:
         automatically; answers are bounded and continue with `cursor`."""
         entity_id = entity_id.strip()
         await hub.check_entities([entity_id])
+        await hub.log.sync_projections()  # history and statistics up to every committed event
         start, end = hub.window(since, until)
         query = {"e": entity_id, "s": since, "u": until, "r": resolution, "a": attributes}
         first = True

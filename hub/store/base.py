@@ -71,8 +71,9 @@ class Tx(ABC):
         """Store events whose seq the caller assigned (head+1, head+2, ...)."""
 
     @abstractmethod
-    async def apply(self, ops: Ops, position: int) -> None:
-        """Write projection rows and move every projection's tracking position to `position`."""
+    async def apply(self, ops: Ops, position: int | None) -> None:
+        """Write projection rows and move every projection's tracking position to `position`
+        (None: leave it, for rows of a position a later transaction reaches; hub.backlog)."""
 
 
 class Backend(ABC):
@@ -96,10 +97,17 @@ class Backend(ABC):
     # True when `commit_batch` stores a batch in one step (the writer then pipelines).
     commit_batch_supported: bool = False
 
-    async def commit_batch(self, head: int, events: list[Event], ops: Ops | None, position: int) -> bool:
-        """Store events (seqs head+1...) and projection rows in one transaction, but only if the
-        log's head is still `head` and no event id is stored already; False (nothing written)
-        when either assumption is wrong."""
+    def prepare_events(self, events: list[Event]) -> Any:
+        """The events (seqs assigned) as `commit_batch` takes them: made while the commit before
+        theirs is in flight, so that the commit after it starts at once."""
+        raise NotImplementedError
+
+    async def commit_batch(self, head: int, prepared: Any, ops: Ops | None, position: int | None) -> bool:
+        """Store events (seqs head+1..., as `prepare_events` made them) and projection rows in one
+        transaction, but only if the log's head is still `head` and no event id is stored
+        already; False (nothing written) when either assumption is wrong. The rows need not be
+        the events' own (hub.backlog): `ops` None writes none, and `position` None leaves the
+        projections' position where it is."""
         raise NotImplementedError
 
     async def rows_to_fold(self, after: int, upto: int) -> list[tuple[Any, ...]]:

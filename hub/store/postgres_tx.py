@@ -72,13 +72,13 @@ class PgTx(Tx):
         # Delivered at commit, and only if the transaction commits.
         await self.conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, f"{self._token}:{top}")
 
-    async def apply(self, ops: Ops, position: int) -> None:
+    async def apply(self, ops: Ops, position: int | None) -> None:
         c = self.conn
         statements: list[tuple[str, list[list[Any]]]] = []
         if ops.history:
             statements.append(_upsert("history", ops.history, "ON CONFLICT DO NOTHING"))
         if ops.states:
-            statements.append(_upsert("states", list(ops.states.values()),
+            statements.append(_upsert("states", ops.state_rows(),
                                       "ON CONFLICT (entity_id) DO UPDATE SET state=excluded.state, "
                                       "attributes=excluded.attributes, last_changed=excluded.last_changed, "
                                       "last_updated=excluded.last_updated, seq=excluded.seq"))
@@ -112,4 +112,5 @@ class PgTx(Tx):
                                 [list(ops.removed_entities)]))
         for sql, args in statements:
             await c.execute(sql, *args)
-        await c.execute("UPDATE projection_position SET seq = $1", position)
+        if position is not None:
+            await c.execute("UPDATE projection_position SET seq = $1", position)

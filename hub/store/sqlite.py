@@ -86,28 +86,15 @@ class _SqliteTx(Tx):
             self.statements.append((sql, rows, True))
 
     def _rows(self, head: str, width: int, rows: list[tuple[Any, ...]], tail: str = "") -> None:
-        """`head VALUES (...)` for many rows, ROWS_PER_STATEMENT rows to a statement: SQLite's thread
-        then takes Python's GIL once per statement to bind, not once per row, so the writer's thread
-        keeps inserting while the event loop folds the next batch."""
-        if not rows:
-            return
-        one = "(" + ",".join("?" * width) + ")"
-        full = len(rows) - len(rows) % ROWS_PER_STATEMENT
-        if full:
-            flat = list(itertools.chain.from_iterable(rows[:full]))
-            step = ROWS_PER_STATEMENT * width
-            self.statements.append((f"{head} VALUES {','.join([one] * ROWS_PER_STATEMENT)}{tail}",
-                                    [flat[i:i + step] for i in range(0, len(flat), step)], True))
-        if full < len(rows):
-            self.statements.append((f"{head} VALUES {one}{tail}", rows[full:], True))
+        self.statements.extend(_row_statements(head, width, rows, tail))
 
     async def insert(self, events: list[Event]) -> None:
-        self._rows(f"INSERT INTO events ({_COLUMNS})", 9, [event_to_row(e) for e in events])
+        self.statements.extend(_event_statements(events))
 
-    async def apply(self, ops: Ops, position: int) -> None:
+    async def apply(self, ops: Ops, position: int | None) -> None:
         many, rows = self._many, self._rows
         rows("INSERT OR IGNORE INTO history", 6, ops.history)
-        rows("INSERT INTO states", 6, list(ops.states.values()),
+        rows("INSERT INTO states", 6, ops.state_rows(),
              " ON CONFLICT(entity_id) DO UPDATE SET state=excluded.state, attributes=excluded.attributes, "
              "last_changed=excluded.last_changed, last_updated=excluded.last_updated, seq=excluded.seq")
         many("DELETE FROM states WHERE entity_id=?", [(e,) for e in ops.removed_states])
@@ -128,7 +115,31 @@ class _SqliteTx(Tx):
              list(ops.devices.values()))
         many("DELETE FROM entities WHERE entity_id=?", [(e,) for e in ops.removed_entities])
         many("INSERT OR IGNORE INTO entity_events VALUES (?,?)", ops.unhistoried)
-        self.statements.append(("UPDATE projection_position SET seq=?", (position,), False))
+        if position is not None:
+            self.statements.append(("UPDATE projection_position SET seq=?", (position,), False))
+
+
+def _row_statements(head: str, width: int, rows: list[tuple[Any, ...]], tail: str = "") -> list[tuple[str, Any, bool]]:
+    """`head VALUES (...)` for many rows, ROWS_PER_STATEMENT rows to a statement: SQLite's thread
+    then takes Python's GIL once per statement to bind, not once per row, so the writer's thread
+    keeps inserting while the event loop folds the next batch."""
+    if not rows:
+        return []
+    statements: list[tuple[str, Any, bool]] = []
+    one = "(" + ",".join("?" * width) + ")"
+    full = len(rows) - len(rows) % ROWS_PER_STATEMENT
+    if full:
+        flat = list(itertools.chain.from_iterable(rows[:full]))
+        step = ROWS_PER_STATEMENT * width
+        statements.append((f"{head} VALUES {','.join([one] * ROWS_PER_STATEMENT)}{tail}",
+                           [flat[i:i + step] for i in range(0, len(flat), step)], True))
+    if full < len(rows):
+        statements.append((f"{head} VALUES {one}{tail}", rows[full:], True))
+    return statements
+
+
+def _event_statements(events: list[Event]) -> list[tuple[str, Any, bool]]:
+    return _row_statements(f"INSERT INTO events ({_COLUMNS})", 9, [event_to_row(e) for e in events])
 
 
 async def _in_thread(conn: aiosqlite.Connection, fn: Any) -> Any:
@@ -353,12 +364,14 @@ class SqliteBackend(SqlReads, Backend):
 
     commit_batch_supported = True
 
-    async def commit_batch(self, head: int, events: list[Event], ops: Ops | None, position: int) -> bool:
+    def prepare_events(self, events: list[Event]) -> Any:
+        return _event_statements(events)
+
+    async def commit_batch(self, head: int, prepared: Any, ops: Ops | None, position: int | None) -> bool:
         tx = _SqliteTx(self._conn(self._writer), head)
-        if events:
-            await tx.insert(events)
-            if ops is not None:
-                await tx.apply(ops, position)
+        tx.statements.extend(prepared)
+        if ops is not None:  # with no events of its own, it writes the rows of earlier commits
+            await tx.apply(ops, position)
         return bool(await self._write(lambda raw: _commit_at(raw, head, tx.statements)))
 
     async def _write(self, fn: Any) -> Any:

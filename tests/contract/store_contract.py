@@ -198,7 +198,7 @@ class StoreContract:
                     head = await tx.head()
                     event = Event("state_changed", "demo", "sensor.a", {"new_state": {"state": "2"}}, seq=head + 1)
                     await tx.insert([event])
-                    ops = Ops(states={"sensor.a": ("sensor.a", "2", "{}", 1, 1, head + 1)})
+                    ops = Ops(states={"sensor.a": ("sensor.a", 1, head + 1, "2", "{}", 1)})
                     await tx.apply(ops, head + 1)
                     raise RuntimeError("crash before commit")
             assert (await backend.head(), await backend.positions(), await snapshot(backend)) == before

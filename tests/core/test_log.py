@@ -41,7 +41,14 @@ async def test_invalid_events_are_refused_before_the_log(hub_log: EventLog) -> N
         await hub_log.append(Event("device_event", "s", "Light.Porch"))
     with pytest.raises(InputRejected, match="JSON object"):
         await hub_log.append(Event("device_event", "s", None, ["not", "a", "dict"]))  # type: ignore[arg-type]
-    assert hub_log.head == 0
+    # Valid ones are remembered: a look-alike of one is still refused, a trailing newline too
+    # (a regular expression's `$` would let it through), and so is a type that is no string.
+    await hub_log.append(Event("device_event", "s", "light.porch"))
+    for etype, entity_id in (("device_event", "light.porch\n"), ("device_event\n", "light.porch"),
+                             (["device_event"], "light.porch"), ("device_event", ["light.porch"])):
+        with pytest.raises(InputRejected):
+            await hub_log.append(Event(etype, "s", entity_id))  # type: ignore[arg-type]
+    assert hub_log.head == 1
 
 
 async def test_the_database_itself_refuses_update_and_delete(hub_log: EventLog, tmp_path: Path) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import sqlite3
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from hub.store.sqlite_schema import PROJECTION_TABLES
 from hub.times import to_iso
 
 T0 = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def test_split_hours_cuts_intervals_at_hour_boundaries() -> None:
@@ -165,6 +168,17 @@ def test_iso_times_become_exact_microseconds() -> None:
     for us in (T0 + 1, T0 + 123_456_789_123, 1_763_702_493_123_457, 1_700_000_000_000_007):
         text = to_iso(us)
         assert iso_to_us(text, 0) == us, text
+    # The hub's own UTC form is parsed once per second: across second and day boundaries, back and
+    # forth, it agrees with datetime's parsing.
+    rng = random.Random(7)
+    for us in [T0 + rng.randrange(-10**12, 10**12) for _ in range(2000)] + [T0 - 1, T0, T0 + 999_999, T0 + 10**6]:
+        text = to_iso(us)
+        assert iso_to_us(text, 0) == us == (datetime.fromisoformat(text) - EPOCH) // timedelta(microseconds=1), text
+    # Look-alikes of that form go the general way: another offset; digits that are not ASCII,
+    # which datetime refuses (int() alone would take them).
+    assert iso_to_us("2026-01-01T12:00:00.000001+12:00", 0) == T0 + 1
+    with pytest.raises(ValueError):
+        iso_to_us("2026-01-01T00:00:00.\u0661\u0662\u0663\u0664\u0665\u0666+00:00", 0)
 
 
 async def test_rebuild_in_many_chunks_equals_live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
