@@ -60,15 +60,13 @@ class Backlog:
         """Events whose projection rows wait (for /metrics)."""
         return self.waiting_events + (len(self.flush.history) - self.flushed if self.flush else 0)
 
-    def everything(self, ops: Ops | None) -> Ops | None:
+    def everything(self, ops: Ops) -> Ops:
         """Every waiting row, then `ops`, as one batch's rows."""
         parts = []
         if self.flush is not None:
             parts.append(dataclasses.replace(self.flush, history=self.flush.history[self.flushed:]))
         parts.extend(self.waiting)
-        if ops is not None:
-            parts.append(ops)
-        return parts[0] if len(parts) == 1 else Ops.merged(parts) if parts else None
+        return Ops.merged([*parts, ops]) if parts else ops
 
     def plan(self, ops: Ops, events: int, position: int) -> Plan:
         """The projection rows of a pipelined commit of `events` events up to seq `position`."""

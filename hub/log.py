@@ -564,7 +564,7 @@ class EventLog:
                 if batch.new:
                     await tx.insert(batch.new)
                 if ops is not None and (batch.new or foreign or not self.backlog.empty()):
-                    await tx.apply(self.backlog.everything(ops), batch.seq)  # type: ignore[arg-type]
+                    await tx.apply(self.backlog.everything(ops), batch.seq)
         except BaseException:
             self._undo(batch)
             raise
