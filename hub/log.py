@@ -599,6 +599,8 @@ class EventLog:
                 continue
             if isinstance(result, list) and any(isinstance(r, int) for r in result):
                 result = [r if isinstance(r, Event) else await self.backend.get(r) for r in result]
+                if item.future.done():  # its appender was cancelled while the stored events were read
+                    continue
             item.future.set_result(result)
         if new:
             await self.backend.notify()

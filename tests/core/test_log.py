@@ -236,3 +236,28 @@ async def test_duplicate_ids_in_flight_are_answered_with_the_stored_event(hub_lo
                                                           id="ring:ding:7")) for i in range(30)))
     assert {e.seq for e in results} == {results[0].seq}
     assert await hub_log.backend.count(EventFilter()) == 1
+
+
+async def test_an_appender_cancelled_while_its_stored_event_is_read_leaves_the_writer_running(
+        hub_log: EventLog, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An id stored already is answered with the stored event, read after the commit; an appender
+    # that gives up in between must not take the writer down with it.
+    first = await hub_log.append(Event("device_event", "s", id="dup-1"))
+    reading, release = asyncio.Event(), asyncio.Event()
+    original = hub_log.backend.get
+
+    async def slow_get(seq: int) -> Event | None:
+        reading.set()
+        await release.wait()
+        return await original(seq)
+
+    monkeypatch.setattr(hub_log.backend, "get", slow_get)
+    again = asyncio.ensure_future(hub_log.append(Event("device_event", "s", id="dup-1")))
+    await reading.wait()
+    again.cancel()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await again
+    monkeypatch.setattr(hub_log.backend, "get", original)
+    after = await asyncio.wait_for(hub_log.append(Event("device_event", "s")), 10)  # a dead writer never answers
+    assert after.seq == (first.seq or 0) + 1
