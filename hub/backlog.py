@@ -30,6 +30,19 @@ DEFER_SECONDS = 0.5
 SLICE_FACTOR = 1.25  # history rows a commit writes from a flush, per event of its own (faster than they come)
 
 
+def _by_entity(history: list[tuple[str, int, int, str, str, int]]) -> list[tuple[str, int, int, str, str, int]]:
+    """History rows grouped by entity, in order within each: a slice of them then writes a run of
+    entities, each entity's pages once for all its rows, not every entity's last page per slice."""
+    groups: dict[str, list[tuple[str, int, int, str, str, int]]] = {}
+    for row in history:
+        rows = groups.get(row[0])
+        if rows is None:
+            groups[row[0]] = [row]
+        else:
+            rows.append(row)
+    return list(itertools.chain.from_iterable(groups.values()))
+
+
 @dataclass(slots=True)
 class Plan:
     """What one commit writes of the projections (`Backlog.plan`), settled when it lands."""
@@ -78,16 +91,7 @@ class Backlog:
         if self.flush is None and self.waiting and (
                 self.waiting_events >= DEFER_EVENTS or time.perf_counter() - self.since >= DEFER_SECONDS):
             self.flush = Ops.merged(self.waiting) if len(self.waiting) > 1 else self.waiting[0]
-            # History by entity (in order within each): a slice then writes a run of entities,
-            # each entity's pages once for all its rows, not every entity's last page per slice.
-            by_entity: dict[str, list[tuple[str, int, int, str, str, int]]] = {}
-            for row in self.flush.history:
-                rows = by_entity.get(row[0])
-                if rows is None:
-                    by_entity[row[0]] = [row]
-                else:
-                    rows.append(row)
-            self.flush.history = list(itertools.chain.from_iterable(by_entity.values()))
+            self.flush.history = _by_entity(self.flush.history)
             self.flush_position, self.flushed = self.waiting_position, 0
             self.waiting, self.waiting_events = [], 0
         if self.flush is None:

@@ -19,8 +19,8 @@ from hub.states import State, as_number
 
 PROJECTIONS = ("states", "history", "statistics", "registry")
 FIVE_MIN = 300_000_000
-NUMBERS_CACHED = 16_384  # state strings whose numeric value the fold remembers, at most
 HOUR = 3_600_000_000
+NUMBERS_CACHED = 16_384  # state strings whose numeric value the fold remembers, at most
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -66,7 +66,8 @@ def state_from_data(entity_id: str, data: dict[str, Any] | None, default_time: i
 
 @dataclass
 class Ops:
-    """Rows for the backend to write, in the transaction that stores the events."""
+    """Rows for the backend to write: in the transaction that stores the events, or under heavy
+    load in later ones (hub.backlog)."""
 
     history: list[tuple[str, int, int, str, str, int]] = field(default_factory=list)
     # entity_id -> its newest history row (entity_id, time, seq, state, attributes, last_changed)
