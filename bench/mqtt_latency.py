@@ -117,7 +117,9 @@ automations:
 """
 
 
-def spawn(folder: Path, synchronous: str = "full") -> tuple[object, subprocess.Popen[bytes], int]:
+def spawn(folder: Path, synchronous: str = "full", hub: list[str] | None = None
+          ) -> tuple[object, subprocess.Popen[bytes], int]:
+    """A private broker and `hub run` on a generated config (`hub`: the command that stands for `hub`)."""
     sys.path.insert(0, str(ROOT / "tests" / "mqtt"))
     from mqtt_broker import Broker
 
@@ -131,7 +133,7 @@ def spawn(folder: Path, synchronous: str = "full") -> tuple[object, subprocess.P
     if check.returncode:
         broker.stop()
         raise SystemExit(f"hub check refused the generated config: {check.stdout}{check.stderr}")
-    daemon = subprocess.Popen([sys.executable, "-m", "hub", "run", "-c", str(config)], cwd=ROOT,
+    daemon = subprocess.Popen([*(hub or [sys.executable, "-m", "hub"]), "run", "-c", str(config)], cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=open(folder / "hub.log", "wb"))
     time.sleep(3)
     if daemon.poll() is not None:

@@ -16,13 +16,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 RUNS: list[list[str]] = [
     ["-m", "bench.core_ingest"],
-    ["-m", "bench.core_ingest_parts"],
+    ["-m", "bench.core_ingest_parts", "--beside-writer"],
+    ["-m", "bench.core_ingest_timeline"],
     ["-m", "bench.core_latency"],
     ["-m", "bench.core_queries", "--events", "1000000"],
     ["-m", "bench.automations_latency"],
     ["-m", "bench.automations_replay"],
     ["bench/mqtt_burst.py"],
     ["bench/mqtt_latency.py", "--spawn"],
+    ["-m", "bench.mqtt_latency_stages"],
     ["bench/gc_pause.py"],
     ["bench/mqtt_ingest.py", "--seconds", "20"],
     ["-m", "bench.mcp_tools"],
