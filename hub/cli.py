@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -266,11 +267,28 @@ def cmd_send(args: argparse.Namespace, config: Config) -> int:
 
 @verb("explain")
 def cmd_explain(args: argparse.Namespace, config: Config) -> int:
-    from hub.explain import explain, format_chain
+    from hub.explain import change_at, explain, format_chain, last_change
 
     async def go() -> dict[str, Any]:
         async with reading(config) as lg:
-            return await explain(lg, args.seq, tz=config.hub.tz)
+            target = args.target.strip()
+            if target.isdigit():
+                if args.at is not None:
+                    raise UserError("--at goes with an entity id (an event's seq names one event already)")
+                return await explain(lg, int(target), tz=config.hub.tz)
+            if not is_entity_id(target):
+                raise UserError(f"{target!r} is neither an event's seq nor an entity id (domain.object_id)")
+            # An entity id: its last change, or the one in effect at --at.
+            if args.at is not None:
+                seq = await change_at(lg, target, parse_time_us(args.at))
+                if seq is None:
+                    raise UserError(f"{target} had no recorded state at {args.at}")
+            else:
+                state = next((s for s in await lg.states() if s.entity_id == target), None)
+                seq = await last_change(lg, target, state)
+                if seq is None:
+                    raise UserError(f"no events of {target} in the log (`hub state` lists the entities)")
+            return await explain(lg, seq, tz=config.hub.tz)
 
     result = asyncio.run(go())
     if args.json:
@@ -423,7 +441,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("command", help="service name: turn_on, lock, mqtt.publish, ...")
     p.add_argument("data", nargs="*", help="key=value (values parsed as JSON when they can be)")
     p = sub.add_parser("explain", parents=[common], help="the causal chain that led to an event")
-    p.add_argument("seq", type=int)
+    p.add_argument("target", metavar="SEQ|ENTITY", help="an event's seq, or an entity id (its last change)")
+    p.add_argument("--at", help="with an entity id: the change in effect at this time (its last one before)")
     sub.add_parser("rebuild", parents=[common], help="drop the projections and rebuild them from the log")
     p = sub.add_parser("backup", parents=[common], help="online backup of the database")
     p.add_argument("path")
@@ -472,12 +491,24 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_gone()
     except BaseExceptionGroup as group:
         hub_errors = [e for e in _leaves(group) if isinstance(e, HubError)]
         if hub_errors:
             print(f"hub: {hub_errors[0]}", file=sys.stderr)
             return 1
+        if any(isinstance(e, BrokenPipeError) for e in _leaves(group)):
+            return _reader_gone()
         raise
+
+
+def _reader_gone() -> int:
+    """Standard output's reader went away (`hub events | head`): stop quietly, as other tools do.
+    Python would otherwise complain again when it flushes stdout at exit."""
+    with contextlib.suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:

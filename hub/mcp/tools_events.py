@@ -10,33 +10,36 @@ from pydantic import Field
 
 from hub import events as ev
 from hub.errors import UserError
+from hub.explain import change_at, format_chain, last_change
 from hub.explain import explain as explain_seq
-from hub.explain import format_chain
 from hub.mcp.models import EventList, EventRow, Explanation
 from hub.mcp.paging import fit, size_tokens
 from hub.mcp.rows import answers_errors, bounded_data, event_row
 from hub.mcp.tools_state import READ
 from hub.mcp.view import HubView
 from hub.store import EventFilter
+from hub.times import to_iso
 
 GLOB = re.compile(r"^[a-z0-9_.*?\[\]]+$")
 KNOWN_TYPES = {v for k, v in vars(ev).items() if k.isupper() and isinstance(v, str) and ev.EVENT_TYPE.match(v)}
 
 
 async def last_change_seq(hub: HubView, entity_id: str) -> int:
-    """The seq of an entity's last state_changed (found through its last_updated time, an indexed lookup)."""
+    """The seq of an entity's last change (`hub.explain.last_change`), or a UserError naming it."""
     await hub.check_entities([entity_id])
-    state = (await hub.states()).get(entity_id)
-    if state is not None:
-        found = await hub.log.read(EventFilter(types=(ev.STATE_CHANGED,), entity_id=entity_id,
-                                               since=state.last_updated, until=state.last_updated + 1,
-                                               descending=True, limit=1))
-        if found and found[0].seq is not None:
-            return found[0].seq
-    found = await hub.log.read(EventFilter(entity_id=entity_id, descending=True, limit=1))
-    if not found or found[0].seq is None:
+    seq = await last_change(hub.log, entity_id, (await hub.states()).get(entity_id))
+    if seq is None:
         raise UserError(f"{entity_id} has no recorded events to explain")
-    return found[0].seq
+    return seq
+
+
+async def change_seq_at(hub: HubView, entity_id: str, at: int) -> int:
+    """The seq of the change of an entity in effect at `at` (`hub.explain.change_at`), or a UserError."""
+    await hub.check_entities([entity_id])
+    seq = await change_at(hub.log, entity_id, at)
+    if seq is None:
+        raise UserError(f"{entity_id} had no recorded state at {to_iso(at, hub.tz)}")
+    return seq
 
 
 def register(mcp: FastMCP[Any], hub: HubView) -> None:
@@ -109,13 +112,23 @@ def register(mcp: FastMCP[Any], hub: HubView) -> None:
         seq: Annotated[int | None, Field(ge=1, description="The event to explain (its seq).")] = None,
         entity_id: Annotated[str | None, Field(description="Or: explain this entity's last change.",
                                                max_length=255)] = None,
+        at: Annotated[str | None, Field(description="With entity_id: the change in effect at this time (its last "
+                                        "one at or before it), ISO 8601 or a duration back from now like 9h.",
+                                        max_length=64)] = None,
     ) -> Explanation:
         """Why something happened: from an event (or an entity's last change) back through its causes to the
         first one (an MQTT message, a device's report, an automation run, a command and who sent it), and
         what it caused in turn, as data and as short readable lines."""
         if (seq is None) == (entity_id is None):
             raise UserError("give either seq (an event) or entity_id (its last change), not both or neither")
-        target = seq if seq is not None else await last_change_seq(hub, (entity_id or "").strip())
+        if at is not None and entity_id is None:
+            raise UserError("at goes with entity_id (a seq names one event already)")
+        if seq is not None:
+            target = seq
+        elif at is not None:
+            target = await change_seq_at(hub, (entity_id or "").strip(), hub.time(at, "now", "at"))
+        else:
+            target = await last_change_seq(hub, (entity_id or "").strip())
         result = await explain_seq(hub.log, target, tz=hub.tz)
         chain = [_row(item) for item in result["chain"]]
         caused = [_row(item) for item in result["caused"]]

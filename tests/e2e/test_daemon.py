@@ -42,6 +42,18 @@ def test_daemon_serves_health_metrics_and_the_cli(hub_process: HubProcess) -> No
     assert [c["seq"] for c in explained["chain"]][0] == request_seq
     text = hub_process.cli("explain", str(request_seq)).stdout
     assert "cli requested turn_on on light.porch" in text and "light.porch changed from off to on" in text
+    # An entity id stands for its last change, which this command caused.
+    last_change = hub_process.cli_json("events", "--entity", "light.porch", "--type", "state_changed")["events"][-1]
+    by_entity = hub_process.cli_json("explain", "light.porch")
+    assert [c["seq"] for c in by_entity["chain"]] == [request_seq, last_change["seq"]]
+    # --at: the change in effect then; here the light's first state, which nothing caused.
+    first = hub_process.cli_json("events", "--entity", "light.porch", "--type", "state_changed")["events"][0]
+    at_first = hub_process.cli_json("explain", "light.porch", "--at", first["time"])
+    assert [c["seq"] for c in at_first["chain"]] == [first["seq"]]
+    unknown = hub_process.cli("explain", "light.nowhere", check=False)
+    assert unknown.returncode == 1 and "no events of light.nowhere" in unknown.stderr
+    garbled = hub_process.cli("explain", "Porch light", check=False)
+    assert garbled.returncode == 1 and "neither an event's seq nor an entity id" in garbled.stderr
 
     events = hub_process.cli_json("events", "--type", "command_succeeded", "--since", "1h")["events"]
     assert events and events[-1]["causation"] == request_seq
@@ -67,6 +79,28 @@ def test_follow_prints_new_events_as_they_come(hub_process: HubProcess) -> None:
         follower.terminate()
         follower.wait(10)
         follower.stdout.close()  # type: ignore[union-attr]
+
+
+def test_a_follower_whose_reader_goes_away_stops_quietly(hub_process: HubProcess) -> None:
+    """`hub events --follow | head -1`: once head has its line, the next write finds no reader."""
+    hub_process.start()
+    follower = subprocess.Popen([sys.executable, "-m", "hub", "events", "--follow", "--type", "command_requested",
+                                 "-c", str(hub_process.config)], cwd=hub_process.folder,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.0)
+        hub_process.cli("send", "switch.coffee_maker", "turn_on")
+        assert "command_requested" in follower.stdout.readline()  # type: ignore[union-attr]
+        follower.stdout.close()  # type: ignore[union-attr]
+        hub_process.cli("send", "switch.coffee_maker", "turn_off")
+        assert follower.wait(15) == 0
+        stderr = follower.stderr.read()  # type: ignore[union-attr]
+        assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
+        follower.stderr.close()  # type: ignore[union-attr]
 
 
 def test_a_second_daemon_is_refused(hub_process: HubProcess) -> None:

@@ -199,6 +199,23 @@ async def test_explain_walks_back_to_the_mqtt_message(client: Client[Any], house
         await client.call_tool("explain", {})
 
 
+async def test_explain_the_change_in_effect_at_a_time(client: Client[Any], house: House) -> None:
+    """"Why was the porch light on 10 minutes ago?": the change in effect then, not the last one."""
+    then = await call(client, "explain", entity_id="light.porch", at="10m")
+    assert then["seq"] == house.seqs["light"] and then["chain"][0]["seq"] == house.seqs["mqtt"]
+    before = await call(client, "explain", entity_id="light.porch", at="1h")  # off since 5 h ago, nothing caused it
+    assert before["seq"] != house.seqs["light"]
+    assert [e["type"] for e in before["chain"]] == ["state_changed"] and "became off" in before["text"]
+    with pytest.raises(ToolError, match="had no recorded state"):
+        await client.call_tool("explain", {"entity_id": "light.porch", "at": "6h"})
+    with pytest.raises(ToolError, match="at goes with entity_id"):
+        await client.call_tool("explain", {"seq": house.seqs["light"], "at": "1h"})
+    with pytest.raises(ToolError, match="at: not a time"):
+        await client.call_tool("explain", {"entity_id": "light.porch", "at": "at three"})
+    with pytest.raises(ToolError, match="did you mean light.porch"):
+        await client.call_tool("explain", {"entity_id": "light.proch", "at": "1h"})
+
+
 async def test_list_automations_with_runs_and_traces(client: Client[Any], house: House) -> None:
     answer = await call(client, "list_automations")
     autos = {a["id"]: a for a in answer["automations"]}
