@@ -13,6 +13,7 @@ import socket
 import sqlite3
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 WAL_CHECKPOINT_PAGES = 10_000
 ROWS_PER_STATEMENT = 500
+LISTENERS_SETTLE_NS = 100_000_000  # see SqliteBackend.notify
 REBUILD_CHUNK = 250_000  # events a rebuild folds in SQL at a time: its temp tables (in memory) stay ~100 MB
 
 
@@ -248,6 +250,8 @@ class SqliteBackend(SqlReads, Backend):
         self._write_lock = asyncio.Lock()
         self._sock: socket.socket | None = None
         self._notify_folder = Path()
+        self._listeners: list[str] = []  # the notify folder's sockets, read at _listed_when (time.time_ns)
+        self._listed_at = self._listed_when = -1  # and under this mtime of the folder
         self._own: set[str] = set()
         self.check_on_open = False  # the daemon sets it: PRAGMA quick_check before anything starts
 
@@ -647,18 +651,26 @@ class SqliteBackend(SqlReads, Backend):
             # realpath stats every component of the path: ~0.1 ms a commit, for a constant
             self._notify_folder = _notify_dir(self.path)
         folder = self._notify_folder
+        # The listeners' sockets, listed again only when the folder changed (a socket made or removed
+        # changes its mtime): one stat a commit instead of reading the folder, on every commit's path.
+        # The kernel stamps mtimes with a coarse clock (a few ms), so changes close together can share
+        # one stamp: a listing is trusted only if it began well after the stamp it was read under.
         try:
-            entries = list(os.scandir(folder))
+            changed = os.stat(folder).st_mtime_ns
+            if changed != self._listed_at or self._listed_when - changed < LISTENERS_SETTLE_NS:
+                began = time.time_ns()
+                self._listeners = [e.path for e in os.scandir(folder) if e.name.endswith(".sock")]
+                self._listed_at, self._listed_when = changed, began
         except FileNotFoundError:
             return
-        for entry in entries:
-            if not entry.name.endswith(".sock") or entry.path in self._own:
+        for path in self._listeners:
+            if path in self._own:
                 continue
             try:
-                self._sock.sendto(b"1", entry.path)
+                self._sock.sendto(b"1", path)
             except (ConnectionRefusedError, FileNotFoundError):
                 with contextlib.suppress(OSError):
-                    os.unlink(entry.path)  # its process is gone
+                    os.unlink(path)  # its process is gone
             except (BlockingIOError, OSError):
                 pass  # its queue is full: it has a wake-up pending already
 
