@@ -284,8 +284,7 @@ def cmd_explain(args: argparse.Namespace, config: Config) -> int:
                 if seq is None:
                     raise UserError(f"{target} had no recorded state at {args.at}")
             else:
-                state = next((s for s in await lg.states() if s.entity_id == target), None)
-                seq = await last_change(lg, target, state)
+                seq = await last_change(lg, target)
                 if seq is None:
                     raise UserError(f"no events of {target} in the log (`hub state` lists the entities)")
             return await explain(lg, seq, tz=config.hub.tz)

@@ -10,7 +10,6 @@ from hub import events as ev
 from hub.errors import UserError
 from hub.events import Event
 from hub.log import EventLog
-from hub.states import State
 from hub.store import EventFilter
 
 MAX_DEPTH = 50
@@ -50,29 +49,22 @@ def describe(event: Event) -> str:
     return f"{event.type} from {event.source} on {who}"
 
 
-async def last_change(log_: EventLog, entity_id: str, state: State | None) -> int | None:
-    """The seq of an entity's last state change, found through its current state's last_updated (an
-    indexed lookup); without one, of its last event; None if it has none."""
-    if state is not None:
-        seq = await _change_of(log_, state)
-        if seq is not None:
-            return seq
-    found = await log_.read(EventFilter(entity_id=entity_id, descending=True, limit=1))
-    return found[0].seq if found else None
+async def last_change(log_: EventLog, entity_id: str) -> int | None:
+    """The seq of an entity's last state change (the one behind its current state); without a
+    state, of its last event; None if it has none."""
+    await log_.sync_projections()
+    seq = await log_.backend.change_seq(entity_id)
+    if seq is None:
+        found = await log_.read(EventFilter(entity_id=entity_id, descending=True, limit=1))
+        seq = found[0].seq if found else None
+    return seq
 
 
 async def change_at(log_: EventLog, entity_id: str, at: int) -> int | None:
-    """The seq of the state change of an entity in effect at `at` (its last one at or before it, from
+    """The seq of the state change of an entity in force at `at` (its last one at or before it, from
     the history projection); None if it had no state then."""
-    in_effect = await log_.backend.history(entity_id, at + 1, at + 1, 0)
-    return await _change_of(log_, in_effect[0]) if in_effect else None
-
-
-async def _change_of(log_: EventLog, state: State) -> int | None:
-    found = await log_.read(EventFilter(types=(ev.STATE_CHANGED,), entity_id=state.entity_id,
-                                        since=state.last_updated, until=state.last_updated + 1,
-                                        descending=True, limit=1))
-    return found[0].seq if found else None
+    await log_.sync_projections()
+    return await log_.backend.change_seq(entity_id, at)
 
 
 async def explain(log_: EventLog, seq: int, *, tz: Any = None, effects: int = 20) -> dict[str, Any]:

@@ -27,7 +27,7 @@ KNOWN_TYPES = {v for k, v in vars(ev).items() if k.isupper() and isinstance(v, s
 async def last_change_seq(hub: HubView, entity_id: str) -> int:
     """The seq of an entity's last change (`hub.explain.last_change`), or a UserError naming it."""
     await hub.check_entities([entity_id])
-    seq = await last_change(hub.log, entity_id, (await hub.states()).get(entity_id))
+    seq = await last_change(hub.log, entity_id)
     if seq is None:
         raise UserError(f"{entity_id} has no recorded events to explain")
     return seq

@@ -160,6 +160,11 @@ class Backend(ABC):
         """State changes of one entity in [start, end), preceded by the state in force at start."""
 
     @abstractmethod
+    async def change_seq(self, entity_id: str, at: int | None = None) -> int | None:
+        """The seq of the state change behind an entity's state: its current one (the states
+        projection), or with `at` the one in force at that time (history); None if it had none."""
+
+    @abstractmethod
     async def statistics(self, entity_id: str, start: int, end: int, period: str) -> list[dict[str, Any]]:
         """Numeric buckets (`5m` or `hour`) in [start, end): bucket, min, max, mean, last, count."""
 

@@ -388,6 +388,7 @@ class SqliteBackend(SqlReads, Backend):
                 raise _store_error(exc, self.path) from None
 
     state_changes_by_history = True
+    time_index_hint = " INDEXED BY events_time"
 
     async def rows_to_fold(self, after: int, upto: int) -> list[tuple[Any, ...]]:
         # On the reading connection (its own thread, a WAL snapshot), so that the next chunk is read

@@ -187,6 +187,13 @@ class StoreContract:
             assert [(r["bucket"], r["state"], r["seconds"]) for r in times] == [
                 (T0, "off", 1800.0), (T0, "on", 1800.0), (T0 + HOUR, "on", 1800.0)]
             assert (await backend.load_registry())["sensor.temp"]["integration"] == "demo"
+            # The change behind a state: the current one, or the one in force at a time.
+            changes = [e.seq for e in await backend.read(EventFilter(entity_id="sensor.temp"))]
+            assert await backend.change_seq("sensor.temp") == changes[-1]
+            assert await backend.change_seq("sensor.temp", T0 + 3 * MIN) == changes[1]  # at the change itself
+            assert await backend.change_seq("sensor.temp", T0 + 64 * MIN) == changes[2]
+            assert await backend.change_seq("sensor.temp", T0 - 1) is None
+            assert await backend.change_seq("sensor.nothing") is None
 
     async def test_a_failed_write_transaction_stores_nothing(self, url: str) -> None:
         async with open_log(url) as log:
