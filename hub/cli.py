@@ -267,7 +267,7 @@ def cmd_send(args: argparse.Namespace, config: Config) -> int:
 
 @verb("explain")
 def cmd_explain(args: argparse.Namespace, config: Config) -> int:
-    from hub.explain import change_at, explain, format_chain, last_change
+    from hub.explain import change_of, explain, format_chain
 
     async def go() -> dict[str, Any]:
         async with reading(config) as lg:
@@ -278,16 +278,9 @@ def cmd_explain(args: argparse.Namespace, config: Config) -> int:
                 return await explain(lg, int(target), tz=config.hub.tz)
             if not is_entity_id(target):
                 raise UserError(f"{target!r} is neither an event's seq nor an entity id (domain.object_id)")
-            # An entity id: its last change, or the one in effect at --at.
-            if args.at is not None:
-                seq = await change_at(lg, target, parse_time_us(args.at))
-                if seq is None:
-                    raise UserError(f"{target} had no recorded state at {args.at}")
-            else:
-                seq = await last_change(lg, target)
-                if seq is None:
-                    raise UserError(f"no events of {target} in the log (`hub state` lists the entities)")
-            return await explain(lg, seq, tz=config.hub.tz)
+            # An entity id: its last change, or the one in force at --at.
+            at = parse_time_us(args.at) if args.at is not None else None
+            return await explain(lg, await change_of(lg, target, at, tz=config.hub.tz), tz=config.hub.tz)
 
     result = asyncio.run(go())
     if args.json:

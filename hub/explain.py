@@ -11,6 +11,7 @@ from hub.errors import UserError
 from hub.events import Event
 from hub.log import EventLog
 from hub.store import EventFilter
+from hub.times import to_iso
 
 MAX_DEPTH = 50
 
@@ -65,6 +66,20 @@ async def change_at(log_: EventLog, entity_id: str, at: int) -> int | None:
     the history projection); None if it had no state then."""
     await log_.sync_projections()
     return await log_.backend.change_seq(entity_id, at)
+
+
+async def change_of(log_: EventLog, entity_id: str, at: int | None = None, *, tz: Any = None) -> int:
+    """The seq of an entity's last change, or with `at` of the change in force then; a UserError
+    saying why when there is none."""
+    if at is None:
+        seq = await last_change(log_, entity_id)
+        if seq is None:
+            raise UserError(f"no events of {entity_id} in the log")
+    else:
+        seq = await change_at(log_, entity_id, at)
+        if seq is None:
+            raise UserError(f"{entity_id} had no recorded state at {to_iso(at, tz)}")
+    return seq
 
 
 async def explain(log_: EventLog, seq: int, *, tz: Any = None, effects: int = 20) -> dict[str, Any]:

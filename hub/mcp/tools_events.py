@@ -10,7 +10,7 @@ from pydantic import Field
 
 from hub import events as ev
 from hub.errors import UserError
-from hub.explain import change_at, format_chain, last_change
+from hub.explain import change_of, format_chain
 from hub.explain import explain as explain_seq
 from hub.mcp.models import EventList, EventRow, Explanation
 from hub.mcp.paging import fit, size_tokens
@@ -18,28 +18,9 @@ from hub.mcp.rows import answers_errors, bounded_data, event_row
 from hub.mcp.tools_state import READ
 from hub.mcp.view import HubView
 from hub.store import EventFilter
-from hub.times import to_iso
 
 GLOB = re.compile(r"^[a-z0-9_.*?\[\]]+$")
 KNOWN_TYPES = {v for k, v in vars(ev).items() if k.isupper() and isinstance(v, str) and ev.EVENT_TYPE.match(v)}
-
-
-async def last_change_seq(hub: HubView, entity_id: str) -> int:
-    """The seq of an entity's last change (`hub.explain.last_change`), or a UserError naming it."""
-    await hub.check_entities([entity_id])
-    seq = await last_change(hub.log, entity_id)
-    if seq is None:
-        raise UserError(f"{entity_id} has no recorded events to explain")
-    return seq
-
-
-async def change_seq_at(hub: HubView, entity_id: str, at: int) -> int:
-    """The seq of the change of an entity in effect at `at` (`hub.explain.change_at`), or a UserError."""
-    await hub.check_entities([entity_id])
-    seq = await change_at(hub.log, entity_id, at)
-    if seq is None:
-        raise UserError(f"{entity_id} had no recorded state at {to_iso(at, hub.tz)}")
-    return seq
 
 
 def register(mcp: FastMCP[Any], hub: HubView) -> None:
@@ -125,10 +106,10 @@ def register(mcp: FastMCP[Any], hub: HubView) -> None:
             raise UserError("at goes with entity_id (a seq names one event already)")
         if seq is not None:
             target = seq
-        elif at is not None:
-            target = await change_seq_at(hub, (entity_id or "").strip(), hub.time(at, "now", "at"))
         else:
-            target = await last_change_seq(hub, (entity_id or "").strip())
+            entity_id = (entity_id or "").strip()
+            await hub.check_entities([entity_id])
+            target = await change_of(hub.log, entity_id, None if at is None else hub.time(at, "now", "at"), tz=hub.tz)
         result = await explain_seq(hub.log, target, tz=hub.tz)
         chain = [_row(item) for item in result["chain"]]
         caused = [_row(item) for item in result["caused"]]
