@@ -75,5 +75,6 @@ async def test_the_hint_makes_the_time_index_lead(backend: SqliteBackend) -> Non
                                    "LIMIT 5", *params)
         return " ".join(str(r[-1]) for r in rows)
 
+    # Without the hint this SQLite (3.40) walks the type's index instead; a later one may choose
+    # otherwise, so only the hint's effect is asserted.
     assert "events_time" in await plan(backend.time_index_hint)
-    assert "events_time" not in await plan("")  # the planner's own choice: the walk through the type
