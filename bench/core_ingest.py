@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sqlite3
 import tempfile
 import time
+from typing import Any
 
 from bench.common import median, raw_database
 from hub.events import Event
@@ -69,11 +71,23 @@ async def hub_report_state(path: str, items: list[tuple[str, str]], entities: in
         return time.perf_counter() - t0, log.metrics.appended / max(1, log.metrics.commits)
 
 
-def raw_executemany(src: str, dst: str, batch: int) -> tuple[float, int]:
+def stored_rows(path: str) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT seq, id, time, type, source, entity_id, data, causation, correlation "
+                            "FROM events ORDER BY seq").fetchall()
+    finally:
+        conn.close()
+
+
+def remove_database(path: str) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path + suffix)
+
+
+def raw_executemany(rows: list[tuple[Any, ...]], dst: str, batch: int) -> float:
     """The same event rows the hub stored, inserted with sqlite3.executemany (no validation, no projections)."""
-    rows = sqlite3.connect(src).execute(
-        "SELECT seq, id, time, type, source, entity_id, data, causation, correlation FROM events ORDER BY seq"
-    ).fetchall()
     conn = raw_database(dst)
     t0 = time.perf_counter()
     for start in range(0, len(rows), batch):
@@ -82,7 +96,7 @@ def raw_executemany(src: str, dst: str, batch: int) -> tuple[float, int]:
         conn.execute("COMMIT")
     elapsed = time.perf_counter() - t0
     conn.close()
-    return elapsed, len(rows)
+    return elapsed
 
 
 def main() -> None:
@@ -98,17 +112,27 @@ def main() -> None:
     rates: dict[str, list[float]] = {"hub append_many": [], "hub report_state": [], "raw executemany": []}
     per_commit: dict[str, list[float]] = {"hub append_many": [], "hub report_state": []}
     for r in range(args.rounds):
+        # Each run starts with no dirty pages of the runs before waiting to be written back: the
+        # kernel's writeback of earlier databases would compete with this run's fsyncs.
         a = os.path.join(folder, f"many{r}.db")
+        os.sync()
         seconds, commit_size = asyncio.run(hub_append_many(a, items, args.batch, args.producers))
         rates["hub append_many"].append(args.events / seconds)
         per_commit["hub append_many"].append(commit_size)
         b = os.path.join(folder, f"report{r}.db")
+        os.sync()
         seconds, commit_size = asyncio.run(hub_report_state(b, items, args.entities))
         rates["hub report_state"].append(args.events / seconds)
         per_commit["hub report_state"].append(commit_size)
+        remove_database(b)
         # The very rows the hub stored, in transactions as large as the hub's own commits.
-        seconds, n = raw_executemany(a, os.path.join(folder, f"raw{r}.db"), round(commit_size_of(per_commit)))
-        rates["raw executemany"].append(n / seconds)
+        raw = os.path.join(folder, f"raw{r}.db")
+        rows = stored_rows(a)
+        remove_database(a)
+        os.sync()
+        seconds = raw_executemany(rows, raw, round(commit_size_of(per_commit)))
+        rates["raw executemany"].append(len(rows) / seconds)
+        remove_database(raw)
     raw = median(rates["raw executemany"])
     print(f"ingest, {args.events:,} state changes over {args.entities} entities, synchronous=FULL, "
           f"median of {args.rounds} rounds:")

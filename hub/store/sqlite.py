@@ -30,6 +30,7 @@ from hub.store.reads import COLUMNS as _COLUMNS
 from hub.store.reads import NOT_STATE_CHANGE, SqlReads
 from hub.store.sqlite_extract import HEADER
 from hub.store.sqlite_schema import MIGRATIONS, PROJECTION_TABLES, SCHEMA_VERSION, V1
+from hub.store.sqlite_wal import Checkpointer
 
 log = logging.getLogger(__name__)
 
@@ -253,6 +254,7 @@ class SqliteBackend(SqlReads, Backend):
         self._listeners: list[str] = []  # the notify folder's sockets, read at _listed_when (time.time_ns)
         self._listed_at = self._listed_when = -1  # and under this mtime of the folder
         self._own: set[str] = set()
+        self._wal: Checkpointer | None = None
         self.check_on_open = False  # the daemon sets it: PRAGMA quick_check before anything starts
 
     # --- lifecycle -----------------------------------------------------------
@@ -272,10 +274,11 @@ class SqliteBackend(SqlReads, Backend):
         try:
             self._writer = await aiosqlite.connect(self.path, isolation_level=None)
             await self._pragmas(self._writer, 8192)
-            # Checkpoint every ~40 MB of WAL rather than SQLite's 4 MB: a page rewritten by many
-            # commits is copied into the database once, and bulk commits stop paying for a checkpoint
-            # each (the WAL file stays bounded by this).
+            # The WAL's pages are copied into the database by a thread of its own past 4 MB
+            # (hub.store.sqlite_wal); the writer checkpoints only at ~40 MB, what little is left then,
+            # and its next transaction starts the WAL over: the file stays bounded by this.
             await self._writer.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+            self._wal = Checkpointer(self.path)
             await self._migrate(self._writer)
             self._reader = await aiosqlite.connect(self.path, isolation_level=None)
             await self._pragmas(self._reader, 8192)
@@ -335,6 +338,9 @@ class SqliteBackend(SqlReads, Backend):
             raise
 
     async def close(self) -> None:
+        if self._wal is not None:
+            await asyncio.to_thread(self._wal.close)  # a checkpoint under way finishes first
+            self._wal = None
         for conn in (self._reader, self._writer):
             if conn is not None:
                 with contextlib.suppress(sqlite3.Error, ValueError):
@@ -365,6 +371,7 @@ class SqliteBackend(SqlReads, Backend):
                 await _in_thread(conn, lambda raw: _finish(raw, tx.statements))
             except sqlite3.Error as exc:
                 raise _store_error(exc, self.path) from None
+            self._committed()
 
     commit_batch_supported = True
 
@@ -383,9 +390,15 @@ class SqliteBackend(SqlReads, Backend):
         conn = self._conn(self._writer)
         async with self._write_lock:
             try:
-                return await _in_thread(conn, fn)
+                result = await _in_thread(conn, fn)
             except sqlite3.Error as exc:
                 raise _store_error(exc, self.path) from None
+            self._committed()
+            return result
+
+    def _committed(self) -> None:
+        if self._wal is not None:
+            self._wal.poke()
 
     state_changes_by_history = True
     time_index_hint = " INDEXED BY events_time"
