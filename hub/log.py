@@ -691,7 +691,7 @@ class EventLog:
 
         def fold_rows(rows: list[tuple[Any, ...]], head: int) -> Ops:
             ops = self.fold.begin()
-            self.fold.apply_rows(ops, rows, head)
+            self.fold.apply_rows(ops, rows, head, derived=False)
             return ops.registry_and_states()
 
         try:

@@ -238,23 +238,25 @@ class Fold:
                 ops.removed_states.add(event.entity_id)
                 ops.states.pop(event.entity_id, None)
 
-    def apply_rows(self, ops: Ops, rows: list[tuple[Any, ...]], upto: int) -> None:
+    def apply_rows(self, ops: Ops, rows: list[tuple[Any, ...]], upto: int, *, derived: bool = True) -> None:
         """Fold stored rows in the shape `Backend.rows_to_fold` reads (seq, type, source, entity_id,
         time, payload), the rows of every seq up to `upto` that the fold uses: the catch-up and
-        rebuild path, with no Event built for a state change."""
+        rebuild path, with no Event built for a state change. `derived=False`: the current states
+        and the registry only, for a rebuild whose history and statistics are written in SQL (its
+        rows skip the changes between, so what they would derive is not wanted anyway)."""
         state_changed = self._state_changed
         for seq, etype, source, entity_id, time, payload in rows:
             if etype == ev.STATE_CHANGED:
                 if entity_id is not None:
                     new = state_from_data(entity_id, decode_json(payload) if payload else None, time)
-                    state_changed(ops, entity_id, seq, source, new, True)
+                    state_changed(ops, entity_id, seq, source, new, True, derived)
                 continue
             self.apply(ops, Event(etype, source, entity_id, decode_json(payload) if payload else {}, time=time,
                                   seq=seq))
         self._pending_position[0] = upto
 
     def _state_changed(self, ops: Ops, entity_id: str | None, seq: int, source: str, new: State | None,
-                       emit: bool) -> None:
+                       emit: bool, derived: bool = True) -> None:
         if entity_id is None:
             return
         old = self.get(entity_id)
@@ -278,22 +280,23 @@ class Fold:
         ops.states[entity_id] = history_row = (entity_id, t, seq, state, attrs, new.last_changed)
         if ops.removed_states:
             ops.removed_states.discard(entity_id)
-        ops.history.append(history_row)
-        numbers = self._numbers
-        if state in numbers:
-            value = numbers[state]
-        else:
-            if len(numbers) >= NUMBERS_CACHED:
-                numbers.clear()
-            numbers[state] = value = as_number(state)
-        if value is not None:
-            _stat(ops.stats_5m, (entity_id, t - t % FIVE_MIN), value)
-            _stat(ops.stats_hour, (entity_id, t - t % HOUR), value)
-        if old is not None and old.state != state and (
-                as_number(old.state) if old.state not in numbers else numbers[old.state]) is None:
-            for bucket, secs in split_hours(old.last_changed, new.last_changed):
-                key = (entity_id, bucket, old.state)
-                ops.state_time[key] = ops.state_time.get(key, 0.0) + secs
+        if derived:
+            ops.history.append(history_row)
+            numbers = self._numbers
+            if state in numbers:
+                value = numbers[state]
+            else:
+                if len(numbers) >= NUMBERS_CACHED:
+                    numbers.clear()
+                numbers[state] = value = as_number(state)
+            if value is not None:
+                _stat(ops.stats_5m, (entity_id, t - t % FIVE_MIN), value)
+                _stat(ops.stats_hour, (entity_id, t - t % HOUR), value)
+            if old is not None and old.state != state and (
+                    as_number(old.state) if old.state not in numbers else numbers[old.state]) is None:
+                for bucket, secs in split_hours(old.last_changed, new.last_changed):
+                    key = (entity_id, bucket, old.state)
+                    ops.state_time[key] = ops.state_time.get(key, 0.0) + secs
         if self._known(entity_id) is None:
             # An entity first seen by its state is registered to the integration that reported it.
             row = registry_row(entity_id, source, None, None, None, {}, seq)

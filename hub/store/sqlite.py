@@ -14,7 +14,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -227,6 +227,15 @@ def _fold_chunks_here(raw: sqlite3.Connection, chunks: list[tuple[int, int]]) ->
             return False
         sqlite_fold.fold(raw, sqlite_fold.ROWS, as_number)
     return True
+
+
+async def _settled(future: asyncio.Future[Any]) -> None:
+    """Cancel `future` if it is still running and wait for it to end (its outcome is not wanted)."""
+    if not future.done():
+        future.cancel()
+    await asyncio.wait([future])
+    if not future.cancelled():
+        future.exception()  # retrieved: no "exception was never retrieved" warning
 
 
 def _rollback(raw: sqlite3.Connection) -> None:
@@ -458,13 +467,26 @@ class SqliteBackend(SqlReads, Backend):
         # chunk N: the log is append-only and the transaction writes projections only, so what that
         # process reads of `events` up to the head is what the writer would.
         conn = self._conn(self._writer)
-        async with self._write_lock:
+        async with self._write_lock, contextlib.AsyncExitStack() as stack:
             try:
-                head = await _in_thread(conn, _rebuild_begin)
+                # The head before the transaction is a lower bound of the head in it (the log only
+                # grows): past one chunk, the first chunk is known, and the reader process starts on it
+                # while the writer empties the old projections.
+                extracted: Callable[[int, int], Awaitable[bytes | None]] | None = None
+                first: asyncio.Future[bytes | None] | None = None
+                if await self.head() > REBUILD_CHUNK:
+                    extracted = await stack.enter_async_context(self._extractor())
+                    first = asyncio.ensure_future(extracted(0, REBUILD_CHUNK))
+                    stack.push_async_callback(_settled, first)
+                head: int = await _in_thread(conn, _rebuild_begin)
                 try:
                     chunks = [(a, min(head, a + REBUILD_CHUNK)) for a in range(0, head, REBUILD_CHUNK)]
                     if len(chunks) > 1:
-                        folded = await self._fold_chunks_piped(conn, chunks, head, progress)
+                        if extracted is None or first is None:
+                            extracted = await stack.enter_async_context(self._extractor())
+                            first = asyncio.ensure_future(extracted(*chunks[0]))
+                            stack.push_async_callback(_settled, first)
+                        folded = await self._fold_chunks_piped(conn, chunks, head, progress, extracted, first)
                     else:
                         folded = await _in_thread(conn, lambda raw: _fold_chunks_here(raw, chunks))
                         if folded and progress is not None:
@@ -481,10 +503,10 @@ class SqliteBackend(SqlReads, Backend):
                 raise _store_error(exc, self.path) from None
         return head
 
-    async def _fold_chunks_piped(self, conn: aiosqlite.Connection, chunks: list[tuple[int, int]], head: int,
-                                 progress: Callable[[int, int], None] | None) -> bool:
-        """Fold the chunks, each extracted by a `hub.store.sqlite_extract` process while the one
-        before is folded; False when a chunk is not canonical."""
+    @contextlib.asynccontextmanager
+    async def _extractor(self) -> AsyncIterator[Callable[[int, int], Awaitable[bytes | None]]]:
+        """A `hub.store.sqlite_extract` process, as a function that asks it for a chunk: the
+        chunk's rows as a serialized database, or None when the chunk is not canonical."""
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "hub.store.sqlite_extract", os.path.abspath(self.path),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
@@ -503,27 +525,34 @@ class SqliteBackend(SqlReads, Backend):
             return data if canonical else None
 
         try:
-            data = await extracted(*chunks[0])
-            for i, (_, upto) in enumerate(chunks):
-                if data is None:
-                    return False
-                await _in_thread(conn, lambda raw, d=data: raw.deserialize(d, name="fold_x"))
-                ahead = asyncio.ensure_future(extracted(*chunks[i + 1])) if i + 1 < len(chunks) else None
-                try:
-                    await _in_thread(conn, lambda raw: sqlite_fold.fold(raw, sqlite_fold.ROWS, as_number))
-                    data = await ahead if ahead is not None else None
-                except BaseException:
-                    if ahead is not None:  # not left running: the process is ended below
-                        ahead.cancel()
-                        await asyncio.wait([ahead])
-                    raise
-                if progress is not None:
-                    progress(upto, head)
+            yield extracted
         finally:
             stdin.close()
             if proc.returncode is None:
                 proc.kill()
             await proc.wait()
+
+    async def _fold_chunks_piped(self, conn: aiosqlite.Connection, chunks: list[tuple[int, int]], head: int,
+                                 progress: Callable[[int, int], None] | None,
+                                 extracted: Callable[[int, int], Awaitable[bytes | None]],
+                                 first: asyncio.Future[bytes | None]) -> bool:
+        """Fold the chunks, each extracted by the reader process while the one before is folded
+        (`first`, the first chunk, asked for already); False when a chunk is not canonical."""
+        data = await first
+        for i, (_, upto) in enumerate(chunks):
+            if data is None:
+                return False
+            await _in_thread(conn, lambda raw, d=data: raw.deserialize(d, name="fold_x"))
+            ahead = asyncio.ensure_future(extracted(*chunks[i + 1])) if i + 1 < len(chunks) else None
+            try:
+                await _in_thread(conn, lambda raw: sqlite_fold.fold(raw, sqlite_fold.ROWS, as_number))
+                data = await ahead if ahead is not None else None
+            except BaseException:
+                if ahead is not None:  # not left running: the process is ended by its owner
+                    await _settled(ahead)
+                raise
+            if progress is not None:
+                progress(upto, head)
         return True
 
     async def reset_projections(self) -> None:

@@ -125,6 +125,22 @@ async def test_projections_catch_up_after_a_crash_mid_way(tmp_path: Path) -> Non
         assert len(history) == 100  # applied exactly once: no duplicates, none missing
 
 
+def test_rows_folded_for_states_and_registry_only_derive_nothing_else() -> None:
+    # A rebuild in SQL folds only each entity's first and last rows of a chunk here: weeks apart,
+    # whose time in state (hundreds of hours) nobody wants. The states and registry come out the same.
+    rows = [(1, "state_changed", "s", "light.a", T0, '{"state": "on", "attributes": {"x": 1}}'),
+            (2, "state_changed", "s", "sensor.t", T0, '{"state": "20.5", "attributes": {}}'),
+            (3, "state_changed", "s", "light.a", T0 + 600 * HOUR, '{"state": "off", "attributes": {}}')]
+    full, lean = Fold(), Fold()
+    everything, only = full.begin(), lean.begin()
+    full.apply_rows(everything, rows, 3)
+    lean.apply_rows(only, rows, 3, derived=False)
+    assert everything.state_time and everything.stats_hour and everything.history
+    assert not (only.state_time or only.stats_hour or only.stats_5m or only.history)
+    assert only.registry_and_states() == everything.registry_and_states()
+    assert only.states["light.a"][3] == "off" and set(only.entities) == {"light.a", "sensor.t"}
+
+
 def test_layers_fold_a_batch_on_top_of_one_being_committed() -> None:
     def change(seq: int, state: str) -> Event:
         return Event("state_changed", "s", "light.a", {"new_state": {"state": state}}, time=T0 + seq, seq=seq)
