@@ -14,7 +14,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ WAL_CHECKPOINT_PAGES = 10_000
 ROWS_PER_STATEMENT = 500
 LISTENERS_SETTLE_NS = 100_000_000  # see SqliteBackend.notify
 REBUILD_CHUNK = 250_000  # events a rebuild folds in SQL at a time: its temp tables (in memory) stay ~100 MB
+REBUILD_AHEAD = 3  # chunks the rebuild's reader process may extract ahead of the writer (~14 MB each)
 
 
 
@@ -227,6 +228,15 @@ def _fold_chunks_here(raw: sqlite3.Connection, chunks: list[tuple[int, int]]) ->
             return False
         sqlite_fold.fold(raw, sqlite_fold.ROWS, as_number)
     return True
+
+
+class _Chunks:
+    """What a rebuild's reader process hands the writer: (upto, the chunk's rows serialized, or None
+    when it is not canonical) as each chunk is extracted, or the exception that stopped it."""
+
+    def __init__(self) -> None:
+        self.known_head: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.ready: asyncio.Queue[tuple[int, bytes | None] | Exception] = asyncio.Queue(REBUILD_AHEAD)
 
 
 async def _settled(future: asyncio.Future[Any]) -> None:
@@ -463,32 +473,29 @@ class SqliteBackend(SqlReads, Backend):
         # One transaction over several hops of the writer's thread (the write lock held): per chunk
         # of the log, its rows extracted and ordered (`sqlite_fold.extract`), then folded into the
         # projections (`sqlite_fold.fold`); then the registry and states folded here, then commit.
-        # With more than one chunk, a process of its own extracts chunk N+1 while the writer folds
-        # chunk N: the log is append-only and the transaction writes projections only, so what that
-        # process reads of `events` up to the head is what the writer would.
+        # With more than one chunk, a process of its own extracts the chunks ahead of the writer,
+        # which folds them as they come: the log is append-only and the transaction writes
+        # projections only, so what that process reads of `events` up to the head is what the
+        # writer would.
         conn = self._conn(self._writer)
         async with self._write_lock, contextlib.AsyncExitStack() as stack:
             try:
                 # The head before the transaction is a lower bound of the head in it (the log only
-                # grows): past one chunk, the first chunk is known, and the reader process starts on it
-                # while the writer empties the old projections.
-                extracted: Callable[[int, int], Awaitable[bytes | None]] | None = None
-                first: asyncio.Future[bytes | None] | None = None
-                if await self.head() > REBUILD_CHUNK:
-                    extracted = await stack.enter_async_context(self._extractor())
-                    first = asyncio.ensure_future(extracted(0, REBUILD_CHUNK))
-                    stack.push_async_callback(_settled, first)
+                # grows): past one chunk, the reader process starts on the chunks below it while the
+                # writer empties the old projections (seconds, on a large log).
+                chunks: _Chunks | None = None
+                below = await self.head()
+                if below > REBUILD_CHUNK:
+                    chunks = await stack.enter_async_context(self._chunks(below))
                 head: int = await _in_thread(conn, _rebuild_begin)
                 try:
-                    chunks = [(a, min(head, a + REBUILD_CHUNK)) for a in range(0, head, REBUILD_CHUNK)]
-                    if len(chunks) > 1:
-                        if extracted is None or first is None:
-                            extracted = await stack.enter_async_context(self._extractor())
-                            first = asyncio.ensure_future(extracted(*chunks[0]))
-                            stack.push_async_callback(_settled, first)
-                        folded = await self._fold_chunks_piped(conn, chunks, head, progress, extracted, first)
+                    if head > REBUILD_CHUNK:
+                        if chunks is None:
+                            chunks = await stack.enter_async_context(self._chunks(head))
+                        folded = await self._fold_chunks_piped(conn, chunks, head, progress)
                     else:
-                        folded = await _in_thread(conn, lambda raw: _fold_chunks_here(raw, chunks))
+                        whole = [(0, head)] if head else []
+                        folded = await _in_thread(conn, lambda raw: _fold_chunks_here(raw, whole))
                         if folded and progress is not None:
                             progress(head, head)
                     if not folded:
@@ -504,14 +511,16 @@ class SqliteBackend(SqlReads, Backend):
         return head
 
     @contextlib.asynccontextmanager
-    async def _extractor(self) -> AsyncIterator[Callable[[int, int], Awaitable[bytes | None]]]:
-        """A `hub.store.sqlite_extract` process, as a function that asks it for a chunk: the
-        chunk's rows as a serialized database, or None when the chunk is not canonical."""
+    async def _chunks(self, below: int) -> AsyncIterator[_Chunks]:
+        """A `hub.store.sqlite_extract` process extracting the log chunk after chunk, up to
+        REBUILD_AHEAD chunks ahead of the writer: first the whole chunks below `below`, then, once
+        `_Chunks.head` is given, the rest."""
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "hub.store.sqlite_extract", os.path.abspath(self.path),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         assert proc.stdin is not None and proc.stdout is not None
         stdin, stdout = proc.stdin, proc.stdout
+        chunks = _Chunks()
 
         async def extracted(after: int, upto: int) -> bytes | None:
             stdin.write(f"{after} {upto}\n".encode())
@@ -524,35 +533,52 @@ class SqliteBackend(SqlReads, Backend):
                                  f"(exit status {await proc.wait()})") from None
             return data if canonical else None
 
+        async def produce() -> None:
+            after = 0
+            try:
+                while True:
+                    upto = after + REBUILD_CHUNK
+                    if upto > below:
+                        head = await chunks.known_head
+                        if after >= head:
+                            return
+                        upto = min(upto, head)
+                    data = await extracted(after, upto)
+                    await chunks.ready.put((upto, data))
+                    if data is None:
+                        return
+                    after = upto
+            except Exception as exc:  # the writer raises it where it waits for the next chunk
+                await chunks.ready.put(exc)
+
+        task = asyncio.ensure_future(produce())
         try:
-            yield extracted
+            yield chunks
         finally:
+            await _settled(task)
             stdin.close()
             if proc.returncode is None:
                 proc.kill()
             await proc.wait()
 
-    async def _fold_chunks_piped(self, conn: aiosqlite.Connection, chunks: list[tuple[int, int]], head: int,
-                                 progress: Callable[[int, int], None] | None,
-                                 extracted: Callable[[int, int], Awaitable[bytes | None]],
-                                 first: asyncio.Future[bytes | None]) -> bool:
-        """Fold the chunks, each extracted by the reader process while the one before is folded
-        (`first`, the first chunk, asked for already); False when a chunk is not canonical."""
-        data = await first
-        for i, (_, upto) in enumerate(chunks):
+    async def _fold_chunks_piped(self, conn: aiosqlite.Connection, chunks: _Chunks, head: int,
+                                 progress: Callable[[int, int], None] | None) -> bool:
+        """Fold the chunks up to `head` as the reader process hands them over; False when a chunk
+        is not canonical."""
+        chunks.known_head.set_result(head)
+        done = 0
+        while done < head:
+            item = await chunks.ready.get()
+            if isinstance(item, Exception):
+                raise item
+            done, data = item
             if data is None:
                 return False
             await _in_thread(conn, lambda raw, d=data: raw.deserialize(d, name="fold_x"))
-            ahead = asyncio.ensure_future(extracted(*chunks[i + 1])) if i + 1 < len(chunks) else None
-            try:
-                await _in_thread(conn, lambda raw: sqlite_fold.fold(raw, sqlite_fold.ROWS, as_number))
-                data = await ahead if ahead is not None else None
-            except BaseException:
-                if ahead is not None:  # not left running: the process is ended by its owner
-                    await _settled(ahead)
-                raise
+            del data, item  # copied into SQLite: not kept while the chunk is folded
+            await _in_thread(conn, lambda raw: sqlite_fold.fold(raw, sqlite_fold.ROWS, as_number))
             if progress is not None:
-                progress(upto, head)
+                progress(done, head)
         return True
 
     async def reset_projections(self) -> None:

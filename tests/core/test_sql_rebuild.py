@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import hub.store.sqlite as sqlite_store
+from hub.errors import StoreError
 from hub.events import Event
 from hub.integration import DeviceInfo, EntityInfo, IntegrationContext
 from hub.log import open_log
@@ -158,3 +159,23 @@ async def test_text_states_that_look_like_json_are_folded_in_sql(tmp_path: Path,
         await log.rebuild()
         assert _dump(path) == live
     assert calls == [1]
+
+
+async def test_a_reader_process_that_dies_fails_the_rebuild_and_changes_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The reader process extracts chunks ahead of the writer; when it ends mid-way, the writer gets
+    # its error where it waits for the next chunk, and the transaction is rolled back.
+    path = tmp_path / "h.db"
+    monkeypatch.setattr(sqlite_store, "REBUILD_CHUNK", 5)
+    async with open_log(str(path), synchronous="normal") as log:
+        for i in range(40):
+            await log.report_state("sensor.a", str(i), {}, source="t", time=T0 + i * 1_000_000)
+        live = _dump(path)
+        monkeypatch.setattr(sqlite_store.sys, "executable", "/bin/false")  # starts, reads nothing, exits 1
+        with pytest.raises(StoreError, match="reader process ended"):
+            await log.rebuild()
+        assert _dump(path) == live
+        monkeypatch.undo()
+        monkeypatch.setattr(sqlite_store, "REBUILD_CHUNK", 5)
+        assert await log.rebuild() == log.head
+        assert _dump(path) == live
