@@ -297,7 +297,7 @@ class SqliteBackend(SqlReads, Backend):
             # (hub.store.sqlite_wal); the writer checkpoints only at ~40 MB, what little is left then,
             # and its next transaction starts the WAL over: the file stays bounded by this.
             await self._writer.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
-            self._wal = Checkpointer(self.path)
+            self._wal = Checkpointer(self.path, writer_pages=WAL_CHECKPOINT_PAGES)
             await self._migrate(self._writer)
             self._reader = await aiosqlite.connect(self.path, isolation_level=None)
             await self._pragmas(self._reader, 8192)

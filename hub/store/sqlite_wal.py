@@ -40,12 +40,19 @@ def wal_frames(shm_fd: int) -> tuple[int, int]:
 
 
 class Checkpointer:
-    """A thread that checkpoints the WAL of `path` once more than `pages` frames wait to be copied.
+    """A thread that checkpoints the WAL of `path` once more than `pages` frames wait to be copied,
+    until the WAL holds `writer_pages` frames, where the writer's automatic checkpoint takes over.
     `poke()` after each commit (cheap, from any thread); `close()` stops and joins it."""
 
-    def __init__(self, path: str, pages: int = BACKGROUND_PAGES) -> None:
+    def __init__(self, path: str, pages: int = BACKGROUND_PAGES, writer_pages: int | None = None) -> None:
         self.path = path
         self.pages = pages
+        # From the writer's own threshold on, the thread stands down. The WAL starts over only at a
+        # transaction that finds every frame copied; under a sustained load commits land while the
+        # thread copies, so that moment comes from the writer's checkpoint, between its own commits,
+        # and a checkpoint of the thread's under way would make the writer's fail (one at a time):
+        # the file would grow without bound.
+        self.writer_pages = writer_pages
         self.checkpoints = 0
         self._wake = threading.Event()
         self._stopping = False
@@ -91,7 +98,7 @@ class Checkpointer:
             if self._shm is None:
                 self._shm = os.open(self.path + "-shm", os.O_RDONLY)
             mx_frame, backfilled = wal_frames(self._shm)
-            if mx_frame - backfilled <= self.pages:
+            if mx_frame - backfilled <= self.pages or (self.writer_pages is not None and mx_frame >= self.writer_pages):
                 return False
             if self._conn is None:
                 self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)

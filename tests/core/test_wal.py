@@ -75,6 +75,22 @@ def test_it_checkpoints_past_its_threshold_and_not_below(wal_db: sqlite3.Connect
         checkpointer.close()
 
 
+def test_it_leaves_a_wal_past_the_writers_threshold_to_the_writer(wal_db: sqlite3.Connection,
+                                                                   tmp_path: Path) -> None:
+    # Past the writer's threshold, a checkpoint of the thread's under way would make the writer's
+    # fail, and under load the WAL would never start over.
+    path = str(tmp_path / "wal.db")
+    checkpointer = Checkpointer(path, pages=50, writer_pages=100)
+    try:
+        write_pages(wal_db, 120)
+        assert checkpointer.step() is False
+        frames, copied = shm_frames(path)
+        assert frames >= 120 and copied == 0
+        assert Checkpointer(path, pages=50).step() is True  # with no writer's threshold, it would
+    finally:
+        checkpointer.close()
+
+
 def test_its_thread_follows_pokes_and_stops_on_close(wal_db: sqlite3.Connection, tmp_path: Path) -> None:
     path = str(tmp_path / "wal.db")
     checkpointer = Checkpointer(path, pages=50)
@@ -106,7 +122,7 @@ async def test_the_log_copies_its_wal_beside_the_writer_and_keeps_it_bounded(tmp
         assert checkpointer is not None
         payload = "x" * 2000
         seen_copied = False
-        for burst in range(120):
+        for burst in range(160):
             await log.append_many([_reading(burst, i, payload) for i in range(200)], supplied_ids=False)
             frames, copied = shm_frames(path)
             # Frames were copied while the WAL was still below the writer's own threshold: the
@@ -114,8 +130,8 @@ async def test_the_log_copies_its_wal_beside_the_writer_and_keeps_it_bounded(tmp
             seen_copied = seen_copied or (0 < copied and frames < WAL_CHECKPOINT_PAGES)
         assert checkpointer.checkpoints >= 1
         assert seen_copied
-        # ~100 MB written (events and history), 2.5 times the writer's threshold: the writer's own checkpoint started the WAL over, so it stays bounded.
-        assert os.path.getsize(path + "-wal") <= (WAL_CHECKPOINT_PAGES + 2000) * (4096 + 24)
+        # ~130 MB written (events and history), over 3 times the writer's threshold: the writer's own checkpoint started the WAL over, so it stays bounded.
+        assert os.path.getsize(path + "-wal") <= 2 * WAL_CHECKPOINT_PAGES * (4096 + 24)
     assert not [t for t in threading.enumerate() if t.name == "hub-wal-checkpoint"]
 
 
