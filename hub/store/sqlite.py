@@ -38,6 +38,7 @@ WAL_CHECKPOINT_PAGES = 10_000
 ROWS_PER_STATEMENT = 500
 LISTENERS_SETTLE_NS = 100_000_000  # see SqliteBackend.notify
 REBUILD_CHUNK = 250_000  # events a rebuild folds in SQL at a time: its temp tables (in memory) stay ~100 MB
+REBUILD_TAIL = 25_000  # the first chunk, and the smallest but the last (see _tail_chunk)
 REBUILD_AHEAD = 3  # chunks the rebuild's reader process may extract ahead of the writer (~14 MB each)
 
 
@@ -228,6 +229,15 @@ def _fold_chunks_here(raw: sqlite3.Connection, chunks: list[tuple[int, int]]) ->
             return False
         sqlite_fold.fold(raw, sqlite_fold.ROWS, as_number)
     return True
+
+
+def _tail_chunk(left: int) -> int:
+    """The next chunk's size with `left` events to go: whole chunks, then halves of what is left, so
+    that the writer's fold of the last chunk, which nothing overlaps, is short. (The first chunks
+    grow from the smallest for the same reason: nothing overlaps the extraction of the first.)"""
+    if left >= 2 * REBUILD_CHUNK:
+        return REBUILD_CHUNK
+    return min(left, max(left // 2, REBUILD_TAIL))
 
 
 class _Chunks:
@@ -534,15 +544,16 @@ class SqliteBackend(SqlReads, Backend):
             return data if canonical else None
 
         async def produce() -> None:
-            after = 0
+            after, size = 0, REBUILD_TAIL
             try:
                 while True:
-                    upto = after + REBUILD_CHUNK
-                    if upto > below:
+                    upto = after + size
+                    if after + 2 * REBUILD_CHUNK > below:
                         head = await chunks.known_head
                         if after >= head:
                             return
-                        upto = min(upto, head)
+                        upto = after + min(size, _tail_chunk(head - after))
+                    size = min(REBUILD_CHUNK, size * 2)
                     data = await extracted(after, upto)
                     await chunks.ready.put((upto, data))
                     if data is None:
