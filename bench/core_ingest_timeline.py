@@ -52,8 +52,9 @@ def main() -> None:
     parser.add_argument("--entities", type=int, default=500)
     args = parser.parse_args()
     instrument()
-    path = os.path.join(tempfile.mkdtemp(prefix="hub-bench-"), "timeline.db")
-    seconds, per_commit = asyncio.run(hub_append_many(path, readings(args.events, args.entities), 1000, 8))
+    with tempfile.TemporaryDirectory(prefix="hub-bench-") as folder:
+        path = os.path.join(folder, "timeline.db")
+        seconds, per_commit = asyncio.run(hub_append_many(path, readings(args.events, args.entities), 1000, 8))
     fold_s = median([s for s, _ in folds])
     commit_s = median(commits)
     long = [c for c in commits if c > 2 * commit_s]

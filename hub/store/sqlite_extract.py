@@ -4,8 +4,8 @@ after chunk of the log, each handed back as a serialized in-memory database.
     python -m hub.store.sqlite_extract PATH
 
 A line `after upto` on stdin asks for a chunk; the answer on stdout is a header (`_HEADER`: whether
-the chunk is canonical, the length) and the database. The writer folds chunk N while this process
-extracts chunk N+1. A process, not a thread: two SQLite threads of one process take turns at the
+the chunk is canonical, the length) and the database. The writer asks for chunks ahead and folds
+each while this process extracts the next ones. A process, not a thread: two SQLite threads of one process take turns at the
 library's allocator mutex (this build has no lookaside), two processes do not.
 """
 

@@ -13,7 +13,7 @@ by Python instead: `extract` answers False and the transaction is rolled back.
 
 A chunk is folded in two halves: `extract` reads the log only and leaves the chunk's rows, ordered
 by entity, in fold_x.fold_rows (an attached in-memory database); `fold` writes the projections from
-them. `hub.store.sqlite_extract` runs the first half in a process of its own for the next chunk
+them. `hub.store.sqlite_extract` runs the first half in a process of its own, for the chunks ahead,
 while the writer runs the second, and hands the rows over as a serialized database.
 
 Sums of floating-point values may differ from the live fold's in the last digit: both add the
