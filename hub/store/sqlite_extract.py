@@ -5,8 +5,8 @@ after chunk of the log, each handed back as a serialized in-memory database.
 
 A line `after upto` on stdin asks for a chunk; the answer on stdout is a header (`_HEADER`: whether
 the chunk is canonical, the length) and the database. The writer asks for chunks ahead and folds
-each while this process extracts the next ones. A process, not a thread: two SQLite threads of one process take turns at the
-library's allocator mutex (this build has no lookaside), two processes do not.
+each while this process extracts the next ones. A process, not a thread: two SQLite threads of one
+process take turns at the library's allocator mutex (this build has no lookaside), two processes do not.
 """
 
 from __future__ import annotations
