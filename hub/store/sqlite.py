@@ -524,7 +524,7 @@ class SqliteBackend(SqlReads, Backend):
     async def _chunks(self, below: int) -> AsyncIterator[_Chunks]:
         """A `hub.store.sqlite_extract` process extracting the log chunk after chunk, up to
         REBUILD_AHEAD chunks ahead of the writer: first the whole chunks below `below`, then, once
-        `_Chunks.head` is given, the rest."""
+        `_Chunks.known_head` is set, the rest."""
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "hub.store.sqlite_extract", os.path.abspath(self.path),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
@@ -533,18 +533,18 @@ class SqliteBackend(SqlReads, Backend):
         chunks = _Chunks()
 
         async def extracted(after: int, upto: int) -> bytes | None:
-            stdin.write(f"{after} {upto}\n".encode())
-            await stdin.drain()
             try:
+                stdin.write(f"{after} {upto}\n".encode())
+                await stdin.drain()
                 canonical, size = HEADER.unpack(await stdout.readexactly(HEADER.size))
                 data = await stdout.readexactly(size)
-            except asyncio.IncompleteReadError:
+            except (asyncio.IncompleteReadError, ConnectionError):  # it ended: the pipes are closed
                 raise StoreError(f"database {self.path}: the rebuild's reader process ended "
                                  f"(exit status {await proc.wait()})") from None
             return data if canonical else None
 
         async def produce() -> None:
-            after, size = 0, REBUILD_TAIL
+            after, size = 0, min(REBUILD_TAIL, REBUILD_CHUNK)
             try:
                 while True:
                     upto = after + size

@@ -68,12 +68,14 @@ async def _random_house(path: Path, seed: int) -> None:
                                        force_update=rng.random() < 0.2)
 
 
-@pytest.mark.parametrize("chunk", [1_000_000, 97])
+@pytest.mark.parametrize(("chunk", "tail"), [(1_000_000, 25_000), (97, 97), (300, 7)])
 async def test_sql_rebuild_equals_python_fold_and_live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                       chunk: int) -> None:
+                                                       chunk: int, tail: int) -> None:
     # Small chunks carry each entity's last row across chunk boundaries (time in state, first state
-    # after a removal) and merge statistics buckets split between chunks.
+    # after a removal) and merge statistics buckets split between chunks; with a smaller `tail`, the
+    # chunks grow from it to `chunk` and shrink again at the end.
     monkeypatch.setattr(sqlite_store, "REBUILD_CHUNK", chunk)
+    monkeypatch.setattr(sqlite_store, "REBUILD_TAIL", tail)
     path = tmp_path / "h.db"
     await _random_house(path, seed=chunk)
     live = _dump(path)
@@ -163,8 +165,8 @@ async def test_text_states_that_look_like_json_are_folded_in_sql(tmp_path: Path,
 
 async def test_a_reader_process_that_dies_fails_the_rebuild_and_changes_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The reader process extracts chunks ahead of the writer; when it ends mid-way, the writer gets
-    # its error where it waits for the next chunk, and the transaction is rolled back.
+    # The reader process extracts chunks ahead of the writer; when it ends (here at once), the writer
+    # gets its error where it waits for the next chunk, and the transaction is rolled back.
     path = tmp_path / "h.db"
     monkeypatch.setattr(sqlite_store, "REBUILD_CHUNK", 5)
     async with open_log(str(path), synchronous="normal") as log:
@@ -179,3 +181,24 @@ async def test_a_reader_process_that_dies_fails_the_rebuild_and_changes_nothing(
         monkeypatch.setattr(sqlite_store, "REBUILD_CHUNK", 5)
         assert await log.rebuild() == log.head
         assert _dump(path) == live
+
+
+async def test_chunks_grow_from_the_smallest_and_shrink_at_the_end(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # Nothing overlaps the first extraction or the last fold: both are kept short.
+    monkeypatch.setattr(sqlite_store, "REBUILD_CHUNK", 40)
+    monkeypatch.setattr(sqlite_store, "REBUILD_TAIL", 5)
+    async with open_log(str(tmp_path / "h.db"), synchronous="normal") as log:
+        for i in range(300):
+            await log.report_state(f"sensor.s{i % 7}", str(i), {}, source="t", time=T0 + i * 1_000_000)
+        live = _dump(tmp_path / "h.db")
+        done: list[int] = []
+        await log.rebuild(lambda upto, head: done.append(upto) if not done or upto > done[-1] else None)
+        assert _dump(tmp_path / "h.db") == live
+    sizes = [b - a for a, b in zip([0, *done], done, strict=False)]
+    assert sum(sizes) == 300 and max(sizes) == 40
+    assert sizes[:4] == [5, 10, 20, 40]
+    peak = sizes.index(40)
+    tail = sizes[len(sizes) - 1 - sizes[::-1].index(40) + 1:]
+    assert tail == sorted(tail, reverse=True) and tail[-1] <= 5 and len(tail) >= 3, sizes
+    assert peak == 3
