@@ -54,7 +54,8 @@ def main() -> None:
     instrument()
     with tempfile.TemporaryDirectory(prefix="hub-bench-") as folder:
         path = os.path.join(folder, "timeline.db")
-        seconds, per_commit = asyncio.run(hub_append_many(path, readings(args.events, args.entities), 1000, 8))
+        run = asyncio.run(hub_append_many(path, readings(args.events, args.entities), 1000, 8))
+    seconds, per_commit = run.seconds, run.per_commit
     fold_s = median([s for s, _ in folds])
     commit_s = median(commits)
     long = [c for c in commits if c > 2 * commit_s]
@@ -64,7 +65,7 @@ def main() -> None:
     print(f"  SQLite's thread, commit a batch median {commit_s * 1000:6.1f} ms  ({sum(commits):.2f} s in all)")
     print(f"  commits over twice the median: {len(long)}, {sum(long):.2f} s in all "
           f"({', '.join(f'{c * 1000:.0f}' for c in long)} ms)")
-    print(f"  wall: {seconds:.2f} s")
+    print(f"  wall: {seconds:.2f} s, of which Python's garbage collector {run.collector:.2f} s")
 
 
 if __name__ == "__main__":
