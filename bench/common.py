@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from hub import heap
 from hub.store.sqlite import WAL_CHECKPOINT_PAGES, _split_sql
 from hub.store.sqlite_schema import MIGRATIONS, SCHEMA_VERSION, V1
 
@@ -57,14 +58,17 @@ class Collector:
 
 
 @contextlib.contextmanager
-def collector_watch() -> Iterator[Collector]:
-    """Freeze what the benchmark built before its clock starts (its inputs: a producer holding millions
-    of events is the harness, not the hub) as the daemon freezes its start-up heap (hub/daemon.py), so
-    full collections walk only what the hub makes; and time the collector meanwhile. Without the
-    freeze, each full collection walks the harness's millions of inputs: 76 of the 201 seconds of one
-    3,000,000-event `report_state` run (an ad-hoc watch of `gc.callbacks`, 2026-11-21)."""
-    gc.collect()
-    gc.freeze()
+def collector_watch(daemon: bool = True) -> Iterator[Collector]:
+    """The collector as the daemon sets it once started (`hub.heap.settle`), and timed meanwhile. What
+    the benchmark built before its clock starts is frozen with it: its inputs (a producer holding
+    millions of events) are the harness, not the hub. Without the freeze, each full collection walks
+    them: 76 of the 201 seconds of one 3,000,000-event `report_state` run (an ad-hoc watch of
+    `gc.callbacks`, 2026-11-21). `daemon=False`: Python's default thresholds instead of the daemon's
+    (the inputs frozen all the same)."""
+    threshold = gc.get_threshold()
+    heap.settle()
+    if not daemon:
+        gc.set_threshold(*threshold)
     watch = Collector()
     gc.callbacks.append(watch)
     try:
@@ -72,6 +76,7 @@ def collector_watch() -> Iterator[Collector]:
     finally:
         gc.callbacks.remove(watch)
         gc.unfreeze()
+        gc.set_threshold(*threshold)
 
 
 def raw_database(path: str, synchronous: str = "FULL") -> sqlite3.Connection:

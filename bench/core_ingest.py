@@ -1,7 +1,11 @@
 """Ingest through the hub's own append path (validated, projected, durable) beside raw sqlite3
 `executemany` of the very same rows, measured in the same run.
 
-    python bench/core_ingest.py [--events 300000] [--entities 500] [--rounds 3]
+    python -m bench.core_ingest [--events 300000] [--entities 500] [--rounds 3] [--collector daemon|python]
+
+Three ways in: `append_many` of events built before the clock starts (bulk appenders, 8 concurrent);
+`submit_state`, the integrations' hot path (an MQTT burst: queued without waiting, acknowledged once
+durable); `report_state` awaited by each of 500 producers, reading by reading.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from hub.times import now_us
 
 def readings(n: int, entities: int) -> list[tuple[str, str]]:
     return [(f"sensor.meter_{i % entities}_power", f"{(i * 7919) % 5000 / 10:.1f}") for i in range(n)]
+
+
+DAEMON_COLLECTOR = True  # the collector's thresholds as `hub run` sets them (`--collector python`: Python's)
 
 
 @dataclasses.dataclass
@@ -54,7 +61,7 @@ async def hub_append_many(path: str, items: list[tuple[str, str]], batch: int, p
 
     # Built before the clock starts: what is timed is the append path, not the producer.
     chunks = [build(items[i:i + batch]) for i in range(0, len(items), batch)]
-    with collector_watch() as collector:
+    with collector_watch(DAEMON_COLLECTOR) as collector:
         async with open_log(path, synchronous="full") as log:
             t0 = time.perf_counter()
 
@@ -72,7 +79,7 @@ async def hub_report_state(path: str, items: list[tuple[str, str]], entities: in
     per_entity: dict[str, list[str]] = {}
     for eid, value in items:
         per_entity.setdefault(eid, []).append(value)
-    with collector_watch() as collector:
+    with collector_watch(DAEMON_COLLECTOR) as collector:
         async with open_log(path, synchronous="full") as log:
             async def producer(eid: str, values: list[str]) -> None:
                 for value in values:
@@ -80,6 +87,45 @@ async def hub_report_state(path: str, items: list[tuple[str, str]], entities: in
             t0 = time.perf_counter()
             await asyncio.gather(*(producer(e, v) for e, v in per_entity.items()))
             elapsed = time.perf_counter() - t0
+            return Run(elapsed, log.metrics.appended / max(1, log.metrics.commits), collector.total())
+
+
+async def hub_submit_state(path: str, items: list[tuple[str, str]]) -> Run:
+    """The integrations' hot path (an MQTT burst): `submit_state` queues each reading without waiting,
+    and a callback takes its result once durable, as the MQTT integration acknowledges a message; when
+    the queue is full, `report_state` waits for room. The clock stops when every reading is durable."""
+    done = 0
+    every = asyncio.Event()
+
+    def count() -> None:
+        nonlocal done
+        done += 1
+        if done == len(items):
+            every.set()
+
+    failed: list[BaseException] = []
+
+    def durable(future: asyncio.Future[Any]) -> None:
+        if future.exception() is not None:
+            failed.append(future.exception())  # type: ignore[arg-type]
+            every.set()
+        else:
+            count()
+
+    with collector_watch(DAEMON_COLLECTOR) as collector:
+        async with open_log(path, synchronous="full") as log:
+            t0 = time.perf_counter()
+            for eid, value in items:
+                future = log.submit_state(eid, value, {"unit_of_measurement": "W"}, source="bench")
+                if future is None:
+                    await log.report_state(eid, value, {"unit_of_measurement": "W"}, source="bench")
+                    count()
+                else:
+                    future.add_done_callback(durable)
+            await every.wait()
+            elapsed = time.perf_counter() - t0
+            if failed:
+                raise failed[0]
             return Run(elapsed, log.metrics.appended / max(1, log.metrics.commits), collector.total())
 
 
@@ -118,25 +164,32 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000, help="events per append_many call")
     parser.add_argument("--producers", type=int, default=8, help="concurrent append_many callers")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--collector", choices=("daemon", "python"), default="daemon",
+                        help="the garbage collector's thresholds: as `hub run` sets them (hub.heap), or Python's")
     args = parser.parse_args()
+    global DAEMON_COLLECTOR
+    DAEMON_COLLECTOR = args.collector == "daemon"
     items = readings(args.events, args.entities)
     folder = tempfile.mkdtemp(prefix="hub-bench-")
-    rates: dict[str, list[float]] = {"hub append_many": [], "hub report_state": [], "raw executemany": []}
-    per_commit: dict[str, list[float]] = {"hub append_many": [], "hub report_state": []}
-    collected: dict[str, list[float]] = {"hub append_many": [], "hub report_state": []}  # share of the run
+    cases = ("hub append_many", "hub submit_state", "hub report_state")
+    rates: dict[str, list[float]] = {name: [] for name in (*cases, "raw executemany")}
+    per_commit: dict[str, list[float]] = {name: [] for name in cases}
+    collected: dict[str, list[float]] = {name: [] for name in cases}  # the collector's share of the run
     for r in range(args.rounds):
         # Each run starts with no dirty pages of the runs before waiting to be written back: the
         # kernel's writeback of earlier databases would compete with this run's fsyncs.
-        a, b = os.path.join(folder, f"many{r}.db"), os.path.join(folder, f"report{r}.db")
+        a, b = os.path.join(folder, f"many{r}.db"), os.path.join(folder, f"state{r}.db")
         for name, case in (("hub append_many", functools.partial(hub_append_many, a, items, args.batch,
                                                                   args.producers)),
+                           ("hub submit_state", functools.partial(hub_submit_state, b, items)),
                            ("hub report_state", functools.partial(hub_report_state, b, items, args.entities))):
             os.sync()
             run = asyncio.run(case())
             rates[name].append(args.events / run.seconds)
             per_commit[name].append(run.per_commit)
             collected[name].append(run.collector / run.seconds)
-        remove_database(b)
+            if name != "hub append_many":
+                remove_database(b)
         # The very rows the hub stored, in transactions as large as the hub's own commits.
         raw = os.path.join(folder, f"raw{r}.db")
         rows = stored_rows(a)
@@ -147,6 +200,7 @@ def main() -> None:
         remove_database(raw)
     raw = median(rates["raw executemany"])
     print(f"ingest, {args.events:,} state changes over {args.entities} entities, synchronous=FULL, "
+          f"the collector's thresholds {'as the daemon sets them' if DAEMON_COLLECTOR else 'Python defaults'}, "
           f"median of {args.rounds} rounds:")
     for name, values in rates.items():
         size = f"{median(per_commit[name]):,.0f} events/commit" if name in per_commit else \

@@ -4,13 +4,13 @@ and the HTTP server until SIGINT/SIGTERM, then stop cleanly with nothing lost.""
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import signal
 from collections.abc import Callable
 from typing import Any
 
 from hub import events as ev
+from hub import heap
 from hub.commands import CommandRouter
 from hub.config import Config
 from hub.errors import ConfigError
@@ -104,11 +104,9 @@ class Daemon:
                     "database": self.log.backend.url.split("@")[-1]}))
                 log.info("hub %s started on %s (seq %d); %d integrations", config.hub.name,
                          self.log.backend.url.split("@")[-1], started.seq or 0, len(self.integrations))
-                # What start-up made (modules, the config, the automations) lives as long as the
-                # daemon: frozen out of the collector's sight, a full collection walks only what was
-                # made since, not a pause of tens of milliseconds in the middle of a message's path.
-                gc.collect()
-                gc.freeze()
+                # What start-up made lives as long as the daemon: frozen out of the collector's sight,
+                # a full collection walks only what was made since (and runs less often: hub.heap).
+                heap.settle()
                 async with asyncio.TaskGroup() as inner:
                     tasks = [
                         inner.create_task(self.router.run(after=started.seq), name="commands"),
