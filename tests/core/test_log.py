@@ -92,6 +92,7 @@ async def test_a_full_queue_makes_appenders_wait(tmp_path: Path) -> None:
         assert log._pending_count <= 10 + 1
         assert not any(t.done() for t in tasks)
         assert not log.health.writable and "readonly" in (log.health.error or "")
+        assert "let the hub's user write the file" in (log.health.error or "")  # what to do about it
         await conn.execute("PRAGMA query_only=OFF")
         stored = await asyncio.gather(*tasks)
         assert sorted(e.data["i"] for e in stored) == list(range(30))
@@ -112,6 +113,7 @@ async def test_a_full_disk_loses_nothing_and_recovers(tmp_path: Path) -> None:
                 break
             await asyncio.sleep(0.02)
         assert not log.health.writable and "full" in (log.health.error or "")
+        assert "free space on the disk" in (log.health.error or "")
         assert not task.done()
         await conn.execute("PRAGMA max_page_count=1073741823")
         stored = await task

@@ -55,7 +55,7 @@ def test_a_disk_that_refuses_writes_is_reported_and_loses_nothing(hub_process: H
     try:
         status, body = _until(lambda: (h := _health(hub))[0] == 503 and h, 20, "/health to report the log unwritable")
         assert body["status"] == "degraded" and body["log"]["writable"] is False
-        assert "disk I/O error" in body["log"]["error"]
+        assert "disk I/O error" in body["log"]["error"] and "check the disk: free space" in body["log"]["error"]
         # The demo house awaits each reading's commit, so one waits at a time; it is retried, not dropped.
         body = _until(lambda: (h := _health(hub)[1])["log"]["pending"] >= 1 and h, 20, "a reading to wait in memory")
         refused_at = body["last_seq"]
