@@ -173,6 +173,24 @@ async def test_an_older_schema_is_migrated_on_open(tmp_path: Path) -> None:
         conn.close()
 
 
+async def test_rows_of_every_shape_in_one_batch_are_stored_as_given(hub_log: EventLog, tmp_path: Path) -> None:
+    # The writer inserts rows with an entity and no causation or correlation without those two columns:
+    # each shape keeps its values, NULLs and all, and its place in seq order.
+    given = [Event("device_event", "s", entity_id, {"i": i}, causation=causation, correlation=correlation)
+             for i, (entity_id, causation, correlation) in enumerate(
+                 [("event.a", None, None), (None, None, None), ("event.a", 0, None), ("event.a", None, ""),
+                  (None, 7, "c-1"), ("event.a", None, None), ("event.a", 3, "c-2")] * 3)]
+    stored = await hub_log.append_many(given)
+    assert [e.seq for e in stored] == list(range(stored[0].seq or 0, (stored[0].seq or 0) + len(given)))
+    conn = sqlite3.connect(tmp_path / "hub.db")
+    try:
+        rows = conn.execute("SELECT seq, entity_id, causation, correlation, data FROM events WHERE type = 'device_event' "
+                            "ORDER BY seq").fetchall()
+    finally:
+        conn.close()
+    assert rows == [(e.seq, e.entity_id, e.causation, e.correlation, f'{{"i":{e.data["i"]}}}') for e in given]
+
+
 async def test_causation_previous_links_events_of_one_call(hub_log: EventLog) -> None:
     cause, effect = await hub_log.append_many([Event("automation_triggered", "automation:a"),
                                                Event("command_requested", "automation:a", causation=ev.PREVIOUS)])
