@@ -43,7 +43,6 @@ class Collector:
 
     def __init__(self) -> None:
         self.seconds = [0.0, 0.0, 0.0]
-        self.runs = [0, 0, 0]
         self._started = 0.0
 
     def __call__(self, phase: str, info: dict[str, int]) -> None:
@@ -51,7 +50,6 @@ class Collector:
             self._started = time.perf_counter()
         else:
             self.seconds[info["generation"]] += time.perf_counter() - self._started
-            self.runs[info["generation"]] += 1
 
     def total(self) -> float:
         return sum(self.seconds)
