@@ -6,9 +6,10 @@ longer walks it. Under a burst, what is alive is mostly readings waiting for the
 thousands of them, and none of it is garbage: the append paths make no reference cycles
 (tests/core/test_heap.py), so a collection finds nothing to reclaim there. Python's default runs a full
 collection after every ten collections of the middle generation; during a 300,000-reading burst through
-`submit_state` that was 38 full collections of about 35 ms each, a quarter of the run with the younger
-generations' (`python -m bench.core_ingest`, the collector's share it prints). One in a hundred keeps
-the cyclic garbage there is (an exception's traceback, say) bounded, reclaimed ten times later.
+`submit_state` that was 38 full collections of about 35 ms each (an ad-hoc count with `gc.callbacks`),
+with the younger generations' a quarter of the run (`python -m bench.core_ingest --collector python`
+prints the collector's share; 11% with these settings). One in a hundred keeps the cyclic garbage there
+is (an exception's traceback, say) bounded, reclaimed ten times later.
 """
 
 from __future__ import annotations
