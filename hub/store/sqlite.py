@@ -52,17 +52,15 @@ def _store_error(exc: sqlite3.Error, path: str) -> StoreError:
         )
     for cause, advice in _ADVICE:
         if cause in text:
-            return StoreError(f"database {path}: {text} ({advice})")
+            return StoreError(f"database {path}: {text} ({advice}; what waits is retried meanwhile)")
     return StoreError(f"database {path}: {text}")
 
 
 # What to do about a write the database refused (SQLite's messages, then the advice appended).
 _ADVICE = (
-    ("full", "free space on the disk that holds it; what waits is retried meanwhile"),
-    ("readonly", "let the hub's user write the file, its folder and its -wal and -shm files; what waits is "
-                 "retried meanwhile"),
-    ("disk I/O error", "check the disk: free space, the file system, and the kernel's log for errors; what "
-                       "waits is retried meanwhile"),
+    ("full", "free space on the disk that holds it"),
+    ("readonly", "let the hub's user write the file, its folder and its -wal and -shm files"),
+    ("disk I/O error", "check the disk: free space, the file system, and the kernel's log for errors"),
 )
 
 
