@@ -28,7 +28,7 @@ from hub.backlog import Backlog, Plan
 from hub.errors import InputRejected, StoreError
 from hub.events import Event
 from hub.metrics import Metrics
-from hub.projections import Fold, Ops
+from hub.projections import Fold, Ops, new_state_of
 from hub.states import State
 from hub.store import Backend, EventFilter, backend_for
 from hub.times import now_us
@@ -71,6 +71,7 @@ class _Item:
     future: asyncio.Future[Any]
     supplied_ids: bool = False
     size: int = 1
+    states: list[State | None] | None = None  # the events' new states, read by append_many
 
 
 @dataclass(slots=True)
@@ -295,14 +296,21 @@ class EventLog:
 
     async def append_many(self, events: list[Event], *, supplied_ids: bool = True) -> list[Event]:
         """Store events atomically and durably, in order; idempotent by id."""
-        for event in events:
+        # A state change's new state is read here, where one the fold cannot read is refused,
+        # and handed to the fold (which would read it again otherwise).
+        states: list[State | None] | None = None
+        for i, event in enumerate(events):
             event.validate()
+            if event.type == ev.STATE_CHANGED and event.entity_id is not None:
+                if states is None:
+                    states = [None] * len(events)
+                states[i] = new_state_of(event.entity_id, event.data, event.time)
         if not events:
             return []
         if events[0].causation == ev.PREVIOUS:
             raise InputRejected("the first event of a call cannot be caused by a previous one (causation -1)")
         future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
-        await self._enqueue(_Item(events, None, future, supplied_ids, len(events)))
+        await self._enqueue(_Item(events, None, future, supplied_ids, len(events), states))
         return await future
 
     async def report_state(self, entity_id: str, state: str, attributes: dict[str, Any], *, source: str,
@@ -516,7 +524,8 @@ class EventLog:
                 continue
             stored: list[Any] = []
             previous: int | None = None
-            for event in item.events or ():
+            states = item.states
+            for i, event in enumerate(item.events or ()):
                 if event.id in existing:
                     stored.append(existing[event.id])
                     previous = existing[event.id]
@@ -534,7 +543,7 @@ class EventLog:
                 new.append(event)
                 stored.append(event)
                 if batch.ops is not None:
-                    fold.apply(batch.ops, event)
+                    fold.apply(batch.ops, event, states[i] if states is not None else None)
             results.append(stored)
         batch.seq = seq
         return batch

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from hub import events as ev
-from hub.events import Event, decode_json, encode_json
+from hub.errors import InputRejected
+from hub.events import Event, decode_json, encode_json, excerpt
 from hub.states import State, as_number
 
 PROJECTIONS = ("states", "history", "statistics", "registry")
@@ -32,25 +33,48 @@ _ONE_SECOND = timedelta(seconds=1)
 def iso_to_us(value: str | None, default: int) -> int:
     """An ISO 8601 time with an offset as exact microseconds (no float rounding); `default` if
     missing or without an offset."""
-    global _iso_second
     if not value:
         return default
     if len(value) == 32 and value[19] == "." and value[26:] == "+00:00":
-        # The form the hub writes (`to_iso` in UTC), once or twice in every state change: the
-        # second is parsed once per second, its microseconds are six ASCII digits.
+        # The form the hub writes (`to_iso` in UTC), once or twice in every state change: each
+        # second is parsed once (append_many checks a batch's times before the fold reads them:
+        # a batch's seconds are remembered), its microseconds are six ASCII digits.
         micro = value[20:26]
         if micro.isascii() and micro.isdigit():
             prefix = value[:19]
-            cached, seconds = _iso_second  # one tuple: a second's text and value never mismatch
-            if prefix != cached:
+            seconds = _iso_seconds.get(prefix)
+            if seconds is None:
                 seconds = (datetime.fromisoformat(prefix + "+00:00") - _EPOCH) // _ONE_SECOND
-                _iso_second = (prefix, seconds)
+                if len(_iso_seconds) >= SECONDS_CACHED:
+                    _iso_seconds.clear()
+                _iso_seconds[prefix] = seconds
             return seconds * 1_000_000 + int(micro)
     dt = datetime.fromisoformat(value)
     return (dt - _EPOCH) // _ONE_US if dt.utcoffset() is not None else default
 
 
-_iso_second = ("1970-01-01T00:00:00", 0)
+SECONDS_CACHED = 16_384  # seconds' texts whose value iso_to_us remembers, at most
+_iso_seconds: dict[str, int] = {}
+
+
+def new_state_of(entity_id: str, data: dict[str, Any], default_time: int) -> State | None:
+    """state_changed's `new_state` as the fold reads it (`state_from_data`), or InputRejected when
+    the fold cannot read it: not an object, or its times not ISO 8601 text."""
+    new = data.get("new_state")
+    if new and not isinstance(new, dict):
+        raise InputRejected(f"new_state must be an object or null, not {type(new).__name__}")
+    try:
+        return state_from_data(entity_id, new, default_time)
+    except (ValueError, TypeError) as exc:
+        for key in ("last_updated", "last_changed"):
+            value = new.get(key)
+            if value and not isinstance(value, str):
+                raise InputRejected(f"new_state.{key} must be ISO 8601 text, not {type(value).__name__}") from None
+            try:
+                iso_to_us(value, 0)
+            except ValueError:
+                raise InputRejected(f"new_state.{key} {excerpt(value, 64)} is not an ISO 8601 time ({exc})") from None
+        raise InputRejected(f"new_state cannot be read: {exc}") from None
 
 
 def state_from_data(entity_id: str, data: dict[str, Any] | None, default_time: int) -> State | None:

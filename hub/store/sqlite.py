@@ -39,7 +39,8 @@ ROWS_PER_STATEMENT = 500
 LISTENERS_SETTLE_NS = 100_000_000  # see SqliteBackend.notify
 REBUILD_CHUNK = 250_000  # events a rebuild folds in SQL at a time: its temp tables (in memory) stay ~100 MB
 REBUILD_TAIL = 25_000  # the first chunk, and the smallest but the last (see _tail_chunk)
-REBUILD_AHEAD = 3  # chunks the rebuild's reader process may extract ahead of the writer (~14 MB each)
+REBUILD_AHEAD = 3  # chunks the rebuild's reader processes may extract ahead of the writer (~15 MB each)
+REBUILD_READERS = 2  # reader processes: each extracts every other chunk (see `_chunks`)
 
 
 
@@ -248,11 +249,11 @@ def _rebuild_rows(raw: sqlite3.Connection, head: int) -> list[tuple[Any, ...]]:
 
 def _fold_chunks_here(raw: sqlite3.Connection, chunks: list[tuple[int, int]]) -> bool:
     """Extract and fold each chunk on the writer's own connection (a log of one chunk)."""
-    sqlite_fold.start_extract(raw)
     for after, upto in chunks:
-        if not sqlite_fold.extract(raw, sqlite_fold.ROWS, after, upto):
+        sqlite_fold.clear_rows(raw)
+        if not sqlite_fold.extract(raw, after, upto, as_number):
             return False
-        sqlite_fold.fold(raw, sqlite_fold.ROWS, as_number)
+        sqlite_fold.fold(raw)
     return True
 
 
@@ -266,12 +267,13 @@ def _tail_chunk(left: int) -> int:
 
 
 class _Chunks:
-    """What a rebuild's reader process hands the writer: (upto, the chunk's rows serialized, or None
-    when it is not canonical) as each chunk is extracted, or the exception that stopped it."""
+    """What a rebuild's reader processes hand the writer, in the log's order: (upto, the chunk's
+    extraction: its fold_x serialized, or None when it is not canonical) as each chunk is asked
+    for, or the exception that stopped the asking."""
 
     def __init__(self) -> None:
         self.known_head: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self.ready: asyncio.Queue[tuple[int, bytes | None] | Exception] = asyncio.Queue(REBUILD_AHEAD)
+        self.ready: asyncio.Queue[tuple[int, asyncio.Future[bytes | None]] | Exception] = asyncio.Queue(REBUILD_AHEAD)
 
 
 async def _settled(future: asyncio.Future[Any]) -> None:
@@ -508,9 +510,9 @@ class SqliteBackend(SqlReads, Backend):
         # One transaction over several hops of the writer's thread (the write lock held): per chunk
         # of the log, its rows extracted and ordered (`sqlite_fold.extract`), then folded into the
         # projections (`sqlite_fold.fold`); then the registry and states folded here, then commit.
-        # With more than one chunk, a process of its own extracts the chunks ahead of the writer,
+        # With more than one chunk, processes of their own extract the chunks ahead of the writer,
         # which folds them as they come: the log is append-only and the transaction writes
-        # projections only, so what that process reads of `events` up to the head is what the
+        # projections only, so what those processes read of `events` up to the head is what the
         # writer would.
         conn = self._conn(self._writer)
         async with self._write_lock, contextlib.AsyncExitStack() as stack:
@@ -547,29 +549,34 @@ class SqliteBackend(SqlReads, Backend):
 
     @contextlib.asynccontextmanager
     async def _chunks(self, below: int) -> AsyncIterator[_Chunks]:
-        """A `hub.store.sqlite_extract` process extracting the log chunk after chunk, up to
-        REBUILD_AHEAD chunks ahead of the writer: first the whole chunks below `below`, then, once
-        `_Chunks.known_head` is set, the rest."""
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "hub.store.sqlite_extract", os.path.abspath(self.path),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-        assert proc.stdin is not None and proc.stdout is not None
-        stdin, stdout = proc.stdin, proc.stdout
+        """REBUILD_READERS `hub.store.sqlite_extract` processes extracting the log's chunks in turn,
+        up to REBUILD_AHEAD chunks ahead of the writer: first the whole chunks below `below`, then,
+        once `_Chunks.known_head` is set, the rest. A chunk's extraction needs no other chunk's (the
+        writer carries what crosses a boundary), so the processes work side by side."""
+        loop = asyncio.get_running_loop()
         chunks = _Chunks()
+        procs: list[asyncio.subprocess.Process] = []
+        asked: list[asyncio.Queue[tuple[int, int, asyncio.Future[bytes | None]]]] = []
+        futures: list[asyncio.Future[bytes | None]] = []
 
-        async def extracted(after: int, upto: int) -> bytes | None:
-            try:
-                stdin.write(f"{after} {upto}\n".encode())
-                await stdin.drain()
-                canonical, size = HEADER.unpack(await stdout.readexactly(HEADER.size))
-                data = await stdout.readexactly(size)
-            except (asyncio.IncompleteReadError, ConnectionError):  # it ended: the pipes are closed
-                raise StoreError(f"database {self.path}: the rebuild's reader process ended "
-                                 f"(exit status {await proc.wait()})") from None
-            return data if canonical else None
+        async def extract(proc: asyncio.subprocess.Process,
+                          queue: asyncio.Queue[tuple[int, int, asyncio.Future[bytes | None]]]) -> None:
+            assert proc.stdin is not None and proc.stdout is not None
+            while True:
+                after, upto, future = await queue.get()
+                try:
+                    proc.stdin.write(f"{after} {upto}\n".encode())
+                    await proc.stdin.drain()
+                    canonical, size = HEADER.unpack(await proc.stdout.readexactly(HEADER.size))
+                    data = await proc.stdout.readexactly(size)
+                except (asyncio.IncompleteReadError, ConnectionError):  # it ended: the pipes are closed
+                    future.set_exception(StoreError(f"database {self.path}: a rebuild's reader process ended "
+                                                    f"(exit status {await proc.wait()})"))
+                    return
+                future.set_result(data if canonical else None)
 
         async def produce() -> None:
-            after, size = 0, min(REBUILD_TAIL, REBUILD_CHUNK)
+            after, size, turn = 0, min(REBUILD_TAIL, REBUILD_CHUNK), 0
             try:
                 while True:
                     upto = after + size
@@ -579,23 +586,36 @@ class SqliteBackend(SqlReads, Backend):
                             return
                         upto = after + min(size, _tail_chunk(head - after))
                     size = min(REBUILD_CHUNK, size * 2)
-                    data = await extracted(after, upto)
-                    await chunks.ready.put((upto, data))
-                    if data is None:
-                        return
+                    future = loop.create_future()
+                    futures.append(future)
+                    asked[turn % len(asked)].put_nowait((after, upto, future))
+                    turn += 1
+                    await chunks.ready.put((upto, future))
                     after = upto
             except Exception as exc:  # the writer raises it where it waits for the next chunk
                 await chunks.ready.put(exc)
 
-        task = asyncio.ensure_future(produce())
+        tasks: list[asyncio.Future[None]] = []
         try:
+            for _ in range(REBUILD_READERS):
+                procs.append(await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "hub.store.sqlite_extract", os.path.abspath(self.path),
+                    stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE))
+                asked.append(asyncio.Queue())
+                tasks.append(asyncio.ensure_future(extract(procs[-1], asked[-1])))
+            tasks.append(asyncio.ensure_future(produce()))
             yield chunks
         finally:
-            await _settled(task)
-            stdin.close()
-            if proc.returncode is None:
-                proc.kill()
-            await proc.wait()
+            for task in tasks:
+                await _settled(task)
+            for future in futures:
+                await _settled(future)
+            for proc in procs:
+                assert proc.stdin is not None
+                proc.stdin.close()
+                if proc.returncode is None:
+                    proc.kill()
+                await proc.wait()
 
     async def _fold_chunks_piped(self, conn: aiosqlite.Connection, chunks: _Chunks, head: int,
                                  progress: Callable[[int, int], None] | None) -> bool:
@@ -607,12 +627,13 @@ class SqliteBackend(SqlReads, Backend):
             item = await chunks.ready.get()
             if isinstance(item, Exception):
                 raise item
-            done, data = item
+            done, extracted = item
+            data = await extracted
             if data is None:
                 return False
             await _in_thread(conn, lambda raw, d=data: raw.deserialize(d, name="fold_x"))
-            del data, item  # copied into SQLite: not kept while the chunk is folded
-            await _in_thread(conn, lambda raw: sqlite_fold.fold(raw, sqlite_fold.ROWS, as_number))
+            del data, item, extracted  # copied into SQLite: not kept while the chunk is folded
+            await _in_thread(conn, sqlite_fold.fold)
             if progress is not None:
                 progress(done, head)
         return True

@@ -14,6 +14,7 @@ from hub.errors import InputRejected, StoreError
 from hub.events import Event
 from hub.log import EventLog, open_log
 from hub.store import EventFilter
+from hub.times import parse_time_us
 
 
 async def test_seq_is_gap_free_and_rows_have_the_spec_shape(hub_log: EventLog) -> None:
@@ -49,6 +50,21 @@ async def test_invalid_events_are_refused_before_the_log(hub_log: EventLog) -> N
         with pytest.raises(InputRejected):
             await hub_log.append(Event(etype, "s", entity_id))  # type: ignore[arg-type]
     assert hub_log.head == 1
+
+
+async def test_a_state_change_the_fold_cannot_read_is_refused_and_the_log_goes_on(hub_log: EventLog) -> None:
+    # Folded, such a new_state would raise inside the writer and stop the log.
+    for new_state, reason in (
+            ({"state": "on", "last_updated": "2026-02-30T12:00:00.000000+00:00"}, r"last_updated .*\(day is out of range"),
+            ({"state": "on", "last_changed": "yesterday"}, "last_changed .* not an ISO 8601 time"),
+            ({"state": "on", "last_updated": 1767225600}, "last_updated must be ISO 8601 text, not int"),
+            (["on"], "new_state must be an object or null, not list")):
+        with pytest.raises(InputRejected, match=reason):
+            await hub_log.append(Event("state_changed", "s", "light.x", {"old_state": None, "new_state": new_state}))
+    stored = await hub_log.append(Event("state_changed", "s", "light.x", {"old_state": None, "new_state": {
+        "state": "on", "attributes": {}, "last_updated": "2026-02-28T12:00:00+01:00"}}))
+    assert stored.seq == hub_log.head == 1
+    assert hub_log.fold.get("light.x").last_updated == parse_time_us("2026-02-28T11:00:00Z")
 
 
 async def test_the_database_itself_refuses_update_and_delete(hub_log: EventLog, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ logs take). Values are binary fractions so that sums grouped differently are sti
 from __future__ import annotations
 
 import random
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from hub.errors import StoreError
 from hub.events import Event
 from hub.integration import DeviceInfo, EntityInfo, IntegrationContext
 from hub.log import open_log
+from hub.projections import iso_to_us
+from hub.store import sqlite_fold
 from hub.store.base import Backend
 from hub.times import to_iso
 from tests.core.test_projections import _dump
@@ -68,14 +71,16 @@ async def _random_house(path: Path, seed: int) -> None:
                                        force_update=rng.random() < 0.2)
 
 
-@pytest.mark.parametrize(("chunk", "tail"), [(1_000_000, 25_000), (97, 97), (300, 7)])
+@pytest.mark.parametrize(("chunk", "tail", "readers"), [(1_000_000, 25_000, 2), (97, 97, 3), (300, 7, 1), (300, 7, 2)])
 async def test_sql_rebuild_equals_python_fold_and_live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                       chunk: int, tail: int) -> None:
+                                                       chunk: int, tail: int, readers: int) -> None:
     # Small chunks carry each entity's last row across chunk boundaries (time in state, first state
     # after a removal) and merge statistics buckets split between chunks; with a smaller `tail`, the
-    # chunks grow from it to `chunk` and shrink again at the end.
+    # chunks grow from it to `chunk` and shrink again at the end. The reader processes extract the
+    # chunks in turn, each without the others' rows.
     monkeypatch.setattr(sqlite_store, "REBUILD_CHUNK", chunk)
     monkeypatch.setattr(sqlite_store, "REBUILD_TAIL", tail)
+    monkeypatch.setattr(sqlite_store, "REBUILD_READERS", readers)
     path = tmp_path / "h.db"
     await _random_house(path, seed=chunk)
     live = _dump(path)
@@ -200,3 +205,27 @@ async def test_chunks_grow_from_the_smallest_and_shrink_at_the_end(tmp_path: Pat
     assert sizes[:4] == [5, 10, 20, 40]
     tail = sizes[len(sizes) - sizes[::-1].index(40):]  # after the last whole chunk
     assert tail == sorted(tail, reverse=True) and tail[-1] <= 5 and len(tail) >= 3, sizes
+
+
+@pytest.mark.parametrize("text", [
+    "2026-01-01T00:47:34.008000+00:00", "2026-02-28T23:59:59.999999+00:00", "2028-02-29T12:00:00.000001+00:00",
+    "2026-02-29T12:00:00.000001+00:00", "2026-02-30T12:00:00.000000+00:00", "2026-04-31T00:00:00.000000+00:00",
+    "2026-12-31T23:59:59.999999+00:00", "2026-01-01T24:00:00.000000+00:00", "2026-01-01T23:60:00.000000+00:00",
+    "2026-13-01T00:00:00.000000+00:00", "2026-00-01T00:00:00.000000+00:00", "2026-01-00T00:00:00.000000+00:00",
+    "2026-01-01T00:00:00.12a456+00:00", "2026-01-01T00:00:00.123456+15:00", "2026-01-01T00:00:00.123456-05:30",
+    "2026-01-01t00:00:00.123456+00:00", "2026-01-01 00:00:00.123456+00:00", "0000-01-01T00:00:00.000000+00:00",
+    "-999-01-01T00:00:00.000000+00:00", "2026-01-01T00:00:00+02:00", "2026-W01-1T00:00:00.000000+00:00",
+    "2026-01-01T1:00:00.0000000+00:00", "2026-01-01T00:00:00.000000+00:00 ",
+])
+def test_the_sql_reads_a_time_as_python_does_or_not_at_all(text: str) -> None:
+    # `sqlite_fold._us` gives the microseconds Python's fold gives (`iso_to_us`), or NULL or a time
+    # before 1970 (`extract` declines both), which sends the log to the Python fold: never another value.
+    got = sqlite3.connect(":memory:").execute(f"SELECT {sqlite_fold._us('?1')}", (text,)).fetchone()[0]
+    try:
+        expected: int | None = iso_to_us(text, -1)
+    except ValueError:
+        expected = None
+    if got is not None and got >= 0:
+        assert got == expected
+    if expected is not None and expected >= 0 and to_iso(expected) == text:
+        assert got == expected  # the form the hub writes is read in SQL
