@@ -39,7 +39,7 @@ ROWS_PER_STATEMENT = 500
 LISTENERS_SETTLE_NS = 100_000_000  # see SqliteBackend.notify
 REBUILD_CHUNK = 250_000  # events a rebuild folds in SQL at a time: its temp tables (in memory) stay ~100 MB
 REBUILD_TAIL = 25_000  # the first chunk, and the smallest but the last (see _tail_chunk)
-REBUILD_AHEAD = 3  # chunks the rebuild's reader processes may extract ahead of the writer (~15 MB each)
+REBUILD_AHEAD = 6  # chunks the rebuild's reader processes may extract ahead of the writer (~15 MB each)
 REBUILD_READERS = 2  # reader processes: each extracts every other chunk (see `_chunks`)
 
 
@@ -274,6 +274,7 @@ class _Chunks:
     def __init__(self) -> None:
         self.known_head: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.ready: asyncio.Queue[tuple[int, asyncio.Future[bytes | None]] | Exception] = asyncio.Queue(REBUILD_AHEAD)
+        self.pending: set[asyncio.Future[bytes | None]] = set()  # asked for, not yet taken by the writer
 
 
 async def _settled(future: asyncio.Future[Any]) -> None:
@@ -557,7 +558,6 @@ class SqliteBackend(SqlReads, Backend):
         chunks = _Chunks()
         procs: list[asyncio.subprocess.Process] = []
         asked: list[asyncio.Queue[tuple[int, int, asyncio.Future[bytes | None]]]] = []
-        futures: list[asyncio.Future[bytes | None]] = []
 
         async def extract(proc: asyncio.subprocess.Process,
                           queue: asyncio.Queue[tuple[int, int, asyncio.Future[bytes | None]]]) -> None:
@@ -587,7 +587,7 @@ class SqliteBackend(SqlReads, Backend):
                         upto = after + min(size, _tail_chunk(head - after))
                     size = min(REBUILD_CHUNK, size * 2)
                     future = loop.create_future()
-                    futures.append(future)
+                    chunks.pending.add(future)
                     asked[turn % len(asked)].put_nowait((after, upto, future))
                     turn += 1
                     await chunks.ready.put((upto, future))
@@ -608,7 +608,7 @@ class SqliteBackend(SqlReads, Backend):
         finally:
             for task in tasks:
                 await _settled(task)
-            for future in futures:
+            for future in list(chunks.pending):
                 await _settled(future)
             for proc in procs:
                 assert proc.stdin is not None
@@ -629,6 +629,7 @@ class SqliteBackend(SqlReads, Backend):
                 raise item
             done, extracted = item
             data = await extracted
+            chunks.pending.discard(extracted)
             if data is None:
                 return False
             await _in_thread(conn, lambda raw, d=data: raw.deserialize(d, name="fold_x"))

@@ -229,3 +229,26 @@ def test_the_sql_reads_a_time_as_python_does_or_not_at_all(text: str) -> None:
         assert got == expected
     if expected is not None and expected >= 0 and to_iso(expected) == text:
         assert got == expected  # the form the hub writes is read in SQL
+
+
+async def test_the_writer_keeps_no_chunk_it_has_folded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each extracted chunk is a serialized database (~16 MB at 250,000 events): once folded, nothing
+    # may hold it, or a rebuild of a large log holds the whole log's chunks (861 MB at 10M events).
+    monkeypatch.setattr(sqlite_store, "REBUILD_CHUNK", 10)
+    monkeypatch.setattr(sqlite_store, "REBUILD_TAIL", 10)
+    monkeypatch.setattr(sqlite_store, "REBUILD_AHEAD", 2)
+    seen: list[int] = []
+    piped = sqlite_store.SqliteBackend._fold_chunks_piped
+
+    async def watched(self, conn, chunks, head, progress):  # type: ignore[no-untyped-def]
+        def count(upto: int, head: int) -> None:
+            seen.append(len(chunks.pending))
+        return await piped(self, conn, chunks, head, count)
+
+    monkeypatch.setattr(sqlite_store.SqliteBackend, "_fold_chunks_piped", watched)
+    async with open_log(str(tmp_path / "h.db"), synchronous="normal") as log:
+        for i in range(200):
+            await log.report_state(f"sensor.s{i % 7}", str(i), {}, source="t", time=T0 + i * 1_000_000)
+        assert await log.rebuild() == log.head
+    assert len(seen) == 20
+    assert max(seen) <= 2 + 1  # the chunks queued for the writer, and one asked for while it folds
