@@ -117,7 +117,7 @@ SELECT entity_id, seq, sc, state,
        CASE WHEN state IS NOT NULL THEN coalesce({_us('lu')}, CASE WHEN lu IS NULL THEN time END) END,
        CASE WHEN state IS NULL OR lc IS lu THEN NULL
             ELSE coalesce({_us('lc')}, CASE WHEN lc IS NULL THEN time END, -1) END,
-       (SELECT v FROM fold_numbers n WHERE n.state = fold_src.state)
+       CASE WHEN state < ':' THEN (SELECT v FROM fold_numbers n WHERE n.state = fold_src.state) END
 FROM fold_src ORDER BY entity_id, seq
 """
 
@@ -226,14 +226,15 @@ def extract(raw: sqlite3.Connection, after: int, upto: int, as_number: Callable[
     raw.execute(_EXTRACT, {"after": after, "upto": upto})
     if raw.execute(_ODD_SOURCE).fetchone()[0]:
         return False
-    # Every state string seen with its number (NULL: none), kept from chunk to chunk (sensors repeat
-    # their values), up to NUMBERS_KEPT.
+    # The state strings that may be numbers (`as_number`: their first character is a digit, a sign
+    # or a point, all below ':'), each with its number (NULL: none), kept from chunk to chunk
+    # (sensors repeat their values), up to NUMBERS_KEPT.
     raw.execute("CREATE TEMP TABLE IF NOT EXISTS fold_numbers (state TEXT PRIMARY KEY, v REAL) WITHOUT ROWID")
-    states = raw.execute("SELECT DISTINCT state FROM fold_src WHERE state IS NOT NULL "
+    states = raw.execute("SELECT DISTINCT state FROM fold_src WHERE state < ':' "
                          "AND state NOT IN (SELECT state FROM fold_numbers)").fetchall()
     if states and raw.execute("SELECT count(*) FROM fold_numbers").fetchone()[0] + len(states) > NUMBERS_KEPT:
         raw.execute("DELETE FROM fold_numbers")
-        states = raw.execute("SELECT DISTINCT state FROM fold_src WHERE state IS NOT NULL").fetchall()
+        states = raw.execute("SELECT DISTINCT state FROM fold_src WHERE state < ':'").fetchall()
     raw.executemany("INSERT INTO fold_numbers VALUES (?, ?)", [(s, as_number(s)) for (s,) in states])
     raw.execute(_ORDERED)
     if raw.execute("SELECT count(*) FROM fold_x.fold_rows WHERE kind = 1 AND state IS NOT NULL "
