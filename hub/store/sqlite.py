@@ -41,6 +41,7 @@ REBUILD_CHUNK = 250_000  # events a rebuild folds in SQL at a time: its temp tab
 REBUILD_TAIL = 25_000  # the first chunk, and the smallest but the last (see _tail_chunk)
 REBUILD_AHEAD = 6  # chunks the rebuild's reader processes may extract ahead of the writer (~15 MB each)
 REBUILD_READERS = 2  # reader processes: each extracts every other chunk (see `_chunks`)
+READER_STOP_SECONDS = 5.0  # a reader asked to stop (SIGTERM) is killed after this
 
 
 
@@ -614,8 +615,13 @@ class SqliteBackend(SqlReads, Backend):
                 assert proc.stdin is not None
                 proc.stdin.close()
                 if proc.returncode is None:
+                    proc.terminate()  # it removes its scratch file, within a statement's time
+            for proc in procs:
+                try:
+                    await asyncio.wait_for(asyncio.shield(proc.wait()), READER_STOP_SECONDS)
+                except TimeoutError:
                     proc.kill()
-                await proc.wait()
+                    await proc.wait()
 
     async def _fold_chunks_piped(self, conn: aiosqlite.Connection, chunks: _Chunks, head: int,
                                  progress: Callable[[int, int], None] | None) -> bool:

@@ -13,37 +13,88 @@ has no lookaside), two processes do not.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import sqlite3
+import signal
+import sqlite3 as stdlib_sqlite3
 import struct
 import sys
+import tempfile
 import urllib.parse
+from pathlib import Path
+from types import ModuleType
 
 from hub.states import as_number
 from hub.store import sqlite_fold
 
 READER_NICE = 5
 HEADER = struct.Struct("<?q")  # canonical, length of the database that follows
+SHARED_MEMORY = Path("/dev/shm")
+
+
+def library() -> ModuleType:
+    """The sqlite3 module the reader runs on: pysqlite3's newer SQLite where it is installed (its
+    JSON functions extract a chunk about 15% faster than Python's own SQLite 3.40; see the README),
+    else Python's. HUB_EXTRACT_SQLITE=stdlib chooses Python's."""
+    if os.environ.get("HUB_EXTRACT_SQLITE") != "stdlib":
+        with contextlib.suppress(ImportError):
+            from pysqlite3 import dbapi2
+            return dbapi2
+    return stdlib_sqlite3
+
+
+_scratch: list[Path] = []  # the scratch file, for the SIGTERM handler
+
+
+def _stop(signum: int, frame: object) -> None:
+    # Asked to stop (the rebuild is over, or failed): whatever it was doing, even blocked writing a
+    # chunk nobody reads any more, it removes its scratch file and ends.
+    for image in _scratch:
+        image.unlink(missing_ok=True)
+    os._exit(0)
 
 
 def main() -> None:
     path = sys.argv[1]
+    signal.signal(signal.SIGTERM, _stop)
     # Below the writer: what the readers extract ahead must not slow the fold that waits for it.
     os.nice(READER_NICE)
+    sqlite3 = library()
     # Read-only: the writer's transaction (open meanwhile) changes projections only, never `events`.
     raw = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True, isolation_level=None)
     raw.execute("PRAGMA temp_store = MEMORY")
     raw.execute("PRAGMA cache_size = -8192")
+    # pysqlite3 cannot serialize a database: fold_x is then a file, in memory where there is a tmpfs,
+    # read back whole and removed after each chunk.
+    folder = SHARED_MEMORY if SHARED_MEMORY.is_dir() and os.access(SHARED_MEMORY, os.W_OK) else None
+    image = None
+    if not hasattr(raw, "serialize"):
+        handle, name = tempfile.mkstemp(".db", "hub-extract-", folder)
+        os.close(handle)
+        image = Path(name)
+        _scratch.append(image)
     out = sys.stdout.buffer
-    for line in sys.stdin.buffer:
-        after, upto = (int(word) for word in line.split())
-        sqlite_fold.attach_rows(raw)
-        canonical = sqlite_fold.extract(raw, after, upto, as_number)
-        data = raw.serialize(name="fold_x") if canonical else b""
-        raw.execute("DETACH DATABASE fold_x")
-        out.write(HEADER.pack(canonical, len(data)))
-        out.write(data)
-        out.flush()
+    try:
+        for line in sys.stdin.buffer:
+            after, upto = (int(word) for word in line.split())
+            if image is None:
+                sqlite_fold.attach_rows(raw)
+            else:
+                image.unlink(missing_ok=True)
+                sqlite_fold.attach_rows(raw, str(image))
+            canonical = sqlite_fold.extract(raw, after, upto, as_number)
+            data = b""
+            if canonical and image is None:
+                data = raw.serialize(name="fold_x")
+            raw.execute("DETACH DATABASE fold_x")
+            if canonical and image is not None:
+                data = image.read_bytes()
+            out.write(HEADER.pack(canonical, len(data)))
+            out.write(data)
+            out.flush()
+    finally:
+        if image is not None:
+            image.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -193,9 +193,13 @@ _READER_TEMP = ("fold_src", "fold_numbers")
 _WRITER_TEMP = ("fold_carry", "fold_hours", "fold_subset")
 
 
-def attach_rows(raw: sqlite3.Connection) -> None:
-    """Attach an empty fold_x with the tables `extract` fills (SQLite attaches within a transaction too)."""
-    raw.execute("ATTACH DATABASE ':memory:' AS fold_x")
+def attach_rows(raw: sqlite3.Connection, file: str = ":memory:") -> None:
+    """Attach an empty fold_x with the tables `extract` fills (SQLite attaches within a transaction too):
+    in memory, or a new file, written without a journal or syncs (a scratch copy)."""
+    raw.execute("ATTACH DATABASE ? AS fold_x", (file,))
+    if file != ":memory:":
+        raw.execute("PRAGMA fold_x.journal_mode = OFF")
+        raw.execute("PRAGMA fold_x.synchronous = OFF")
     for statement in _split(_TABLES.replace("{x}", "fold_x")):
         raw.execute(statement)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from hub.events import Event
 from hub.integration import DeviceInfo, EntityInfo, IntegrationContext
 from hub.log import open_log
 from hub.projections import iso_to_us
-from hub.store import sqlite_fold
+from hub.store import sqlite_extract, sqlite_fold
 from hub.store.base import Backend
 from hub.times import to_iso
 from tests.core.test_projections import _dump
@@ -71,9 +72,10 @@ async def _random_house(path: Path, seed: int) -> None:
                                        force_update=rng.random() < 0.2)
 
 
-@pytest.mark.parametrize(("chunk", "tail", "readers"), [(1_000_000, 25_000, 2), (97, 97, 3), (300, 7, 1), (300, 7, 2)])
+@pytest.mark.parametrize(("chunk", "tail", "readers", "library"), [
+    (1_000_000, 25_000, 2, ""), (97, 97, 3, ""), (300, 7, 1, "stdlib"), (300, 7, 2, "stdlib"), (300, 7, 2, "")])
 async def test_sql_rebuild_equals_python_fold_and_live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                       chunk: int, tail: int, readers: int) -> None:
+                                                       chunk: int, tail: int, readers: int, library: str) -> None:
     # Small chunks carry each entity's last row across chunk boundaries (time in state, first state
     # after a removal) and merge statistics buckets split between chunks; with a smaller `tail`, the
     # chunks grow from it to `chunk` and shrink again at the end. The reader processes extract the
@@ -81,6 +83,7 @@ async def test_sql_rebuild_equals_python_fold_and_live(tmp_path: Path, monkeypat
     monkeypatch.setattr(sqlite_store, "REBUILD_CHUNK", chunk)
     monkeypatch.setattr(sqlite_store, "REBUILD_TAIL", tail)
     monkeypatch.setattr(sqlite_store, "REBUILD_READERS", readers)
+    monkeypatch.setenv("HUB_EXTRACT_SQLITE", library)  # "": pysqlite3's SQLite where installed
     path = tmp_path / "h.db"
     await _random_house(path, seed=chunk)
     live = _dump(path)
@@ -252,3 +255,33 @@ async def test_the_writer_keeps_no_chunk_it_has_folded(tmp_path: Path, monkeypat
         assert await log.rebuild() == log.head
     assert len(seen) == 20
     assert max(seen) <= 2 + 1  # the chunks queued for the writer, and one asked for while it folds
+
+
+def _scratch_files() -> set[str]:
+    return {p.name for p in sqlite_extract.SHARED_MEMORY.glob("hub-extract-*")} | {
+        p.name for p in Path(tempfile.gettempdir()).glob("hub-extract-*")}
+
+
+@pytest.mark.skipif(sqlite_extract.library() is sqlite3, reason="pysqlite3 is not installed: no scratch files")
+async def test_reader_processes_leave_no_scratch_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # With pysqlite3 a reader extracts each chunk into a file (in /dev/shm) and reads it back. Stopped
+    # while idle, or while a chunk nobody will read is being extracted (the log turned out not to be
+    # canonical), each removes its file.
+    before = _scratch_files()
+    monkeypatch.setattr(sqlite_store, "REBUILD_CHUNK", 20)
+    monkeypatch.setattr(sqlite_store, "REBUILD_TAIL", 20)
+    async with open_log(str(tmp_path / "h.db"), synchronous="normal") as log:
+        for i in range(400):
+            await log.report_state(f"sensor.s{i % 7}", str(i), {}, source="t", time=T0 + i * 1_000_000)
+        live = _dump(tmp_path / "h.db")
+        assert await log.rebuild() == log.head
+        assert _dump(tmp_path / "h.db") == live
+        assert _scratch_files() == before
+        await log.append(Event("state_changed", "t", "sensor.b", {"old_state": None, "new_state": {"state": 1}},
+                               time=T0 + 500_000_000))
+        for i in range(400):
+            await log.report_state(f"sensor.s{i % 7}", str(i), {}, source="t", time=T0 + (600 + i) * 1_000_000)
+        live = _dump(tmp_path / "h.db")
+        assert await log.rebuild() == log.head  # by Python, after the SQL declined the second chunk
+        assert _dump(tmp_path / "h.db") == live
+    assert _scratch_files() == before
