@@ -17,7 +17,7 @@ import hub.store.sqlite as sqlite_store
 from hub.errors import StoreError
 from hub.events import Event
 from hub.integration import DeviceInfo, EntityInfo, IntegrationContext
-from hub.log import open_log
+from hub.log import EventLog, open_log
 from hub.projections import iso_to_us
 from hub.store import sqlite_extract, sqlite_fold
 from hub.store.base import Backend
@@ -43,6 +43,12 @@ async def _rebuilt_both_ways(path: Path, monkeypatch: pytest.MonkeyPatch) -> tup
             by_python = _dump(path)
             assert dict(log.fold.states) == states and log.registry() == registry
     return in_sql, by_python, head
+
+
+async def _count_up(log: EventLog, count: int, *, first_second: int = 0) -> None:
+    """`count` readings, one a second, over seven sensors."""
+    for i in range(count):
+        await log.report_state(f"sensor.s{i % 7}", str(i), {}, source="t", time=T0 + (first_second + i) * 1_000_000)
 
 
 async def _random_house(path: Path, seed: int) -> None:
@@ -197,8 +203,7 @@ async def test_chunks_grow_from_the_smallest_and_shrink_at_the_end(tmp_path: Pat
     monkeypatch.setattr(sqlite_store, "REBUILD_CHUNK", 40)
     monkeypatch.setattr(sqlite_store, "REBUILD_TAIL", 5)
     async with open_log(str(tmp_path / "h.db"), synchronous="normal") as log:
-        for i in range(300):
-            await log.report_state(f"sensor.s{i % 7}", str(i), {}, source="t", time=T0 + i * 1_000_000)
+        await _count_up(log, 300)
         live = _dump(tmp_path / "h.db")
         done: list[int] = []
         await log.rebuild(lambda upto, head: done.append(upto) if not done or upto > done[-1] else None)
@@ -250,8 +255,7 @@ async def test_the_writer_keeps_no_chunk_it_has_folded(tmp_path: Path, monkeypat
 
     monkeypatch.setattr(sqlite_store.SqliteBackend, "_fold_chunks_piped", watched)
     async with open_log(str(tmp_path / "h.db"), synchronous="normal") as log:
-        for i in range(200):
-            await log.report_state(f"sensor.s{i % 7}", str(i), {}, source="t", time=T0 + i * 1_000_000)
+        await _count_up(log, 200)
         assert await log.rebuild() == log.head
     assert len(seen) == 20
     assert max(seen) <= 2 + 1  # the chunks queued for the writer, and one asked for while it folds
@@ -271,16 +275,14 @@ async def test_reader_processes_leave_no_scratch_file(tmp_path: Path, monkeypatc
     monkeypatch.setattr(sqlite_store, "REBUILD_CHUNK", 20)
     monkeypatch.setattr(sqlite_store, "REBUILD_TAIL", 20)
     async with open_log(str(tmp_path / "h.db"), synchronous="normal") as log:
-        for i in range(400):
-            await log.report_state(f"sensor.s{i % 7}", str(i), {}, source="t", time=T0 + i * 1_000_000)
+        await _count_up(log, 400)
         live = _dump(tmp_path / "h.db")
         assert await log.rebuild() == log.head
         assert _dump(tmp_path / "h.db") == live
         assert _scratch_files() == before
         await log.append(Event("state_changed", "t", "sensor.b", {"old_state": None, "new_state": {"state": 1}},
                                time=T0 + 500_000_000))
-        for i in range(400):
-            await log.report_state(f"sensor.s{i % 7}", str(i), {}, source="t", time=T0 + (600 + i) * 1_000_000)
+        await _count_up(log, 400, first_second=600)
         live = _dump(tmp_path / "h.db")
         assert await log.rebuild() == log.head  # by Python, after the SQL declined the second chunk
         assert _dump(tmp_path / "h.db") == live
