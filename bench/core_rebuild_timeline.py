@@ -1,18 +1,23 @@
 """Where a rebuild's time goes (SQLite): the writer's steps timed on one rebuild of an existing log.
 
-    python -m bench.core_rebuild_timeline --db PATH   (a log made by bench/core_queries.py --db PATH)
+    python -m bench.core_rebuild_timeline --db PATH [--reader-sqlite stdlib]
+    (PATH: a log made by bench/core_queries.py --db PATH)
 
-The writer empties the old projections, folds each chunk the reader process hands it (waiting when
+The writer empties the old projections, folds each chunk the reader processes hand it (waiting when
 the next chunk is not extracted yet), folds the registry and current states in Python, and commits
-(the commit runs the WAL checkpoint that copies the rebuilt pages into the database). Printed: each
-step's share of the wall time, and the waits between the chunks' folds, which show whether the
-reader process (waits) or the writer (no waits) sets the pace.
+(the commit runs the WAL checkpoint that copies the rebuilt pages into the database). Printed: the
+CPU of the writer's process and of the readers, their peak RSS, each step's share of the wall time,
+and the waits between the chunks' folds, which show whether the readers (waits) or the writer (no
+waits) set the pace. `--reader-sqlite stdlib` runs the readers on Python's SQLite, not pysqlite3's.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import resource
+import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,7 +25,7 @@ from typing import Any
 import hub.projections
 import hub.store.sqlite
 from hub.log import open_log
-from hub.store import sqlite_fold
+from hub.store import sqlite_extract, sqlite_fold
 
 spans: dict[str, list[tuple[float, float]]] = {}
 
@@ -38,24 +43,39 @@ def timed(owner: Any, name: str, label: str) -> None:
     setattr(owner, name, wrapper)
 
 
-async def rebuild(path: str) -> tuple[int, float, float]:
+async def rebuild(path: str) -> tuple[int, float, float, dict[str, float]]:
+    """The rebuild's events, start and end, and the CPU seconds and peak RSS (MB) of this process
+    (the writer) and of the reader processes (CPU: all of them; RSS: the largest)."""
     async with open_log(path, synchronous="normal") as log:
+        mine, theirs = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         n = await log.rebuild()
-        return n, t0, time.perf_counter()
+        t1 = time.perf_counter()
+        mine2, theirs2 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    use = {"writer_cpu": mine2.ru_utime + mine2.ru_stime - mine.ru_utime - mine.ru_stime,
+           "readers_cpu": theirs2.ru_utime + theirs2.ru_stime - theirs.ru_utime - theirs.ru_stime,
+           "writer_rss": mine2.ru_maxrss / 1024, "reader_rss": theirs2.ru_maxrss / 1024}
+    return n, t0, t1, use
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", required=True)
+    parser.add_argument("--reader-sqlite", choices=("default", "stdlib"), default="default",
+                        help="the readers' SQLite: pysqlite3's where installed, or Python's own")
     args = parser.parse_args()
     timed(hub.store.sqlite, "_rebuild_begin", "empty the old projections")
     timed(sqlite_fold, "fold", "fold the chunks")
     timed(hub.projections.Fold, "apply_rows", "fold registry and states (Python)")
     timed(hub.store.sqlite, "_finish", "commit, with its checkpoint")
-    n, t0, t1 = asyncio.run(rebuild(args.db))
+    if args.reader_sqlite == "stdlib":
+        os.environ["HUB_EXTRACT_SQLITE"] = "stdlib"  # the reader processes inherit it
+    library = "Python's" if args.reader_sqlite == "stdlib" or sqlite_extract.library() is sqlite3 else "pysqlite3's"
+    n, t0, t1, use = asyncio.run(rebuild(args.db))
     wall = t1 - t0
-    print(f"rebuild of {n:,} events: {wall:.2f} s, {n / wall:,.0f} events/s")
+    print(f"rebuild of {n:,} events: {wall:.2f} s, {n / wall:,.0f} events/s (readers on {library} SQLite)")
+    print(f"  CPU: writer process {use['writer_cpu']:.2f} s, readers {use['readers_cpu']:.2f} s; "
+          f"peak RSS: writer process {use['writer_rss']:.0f} MB, largest reader {use['reader_rss']:.0f} MB")
     for label, done in spans.items():
         total = sum(b - a for a, b in done)
         count = f"  {len(done)} chunks" if len(done) > 1 else ""
