@@ -42,6 +42,8 @@ REBUILD_TAIL = 25_000  # the first chunk, and the smallest but the last (see _ta
 REBUILD_AHEAD = 6  # chunks the rebuild's reader processes may extract ahead of the writer (~15 MB each)
 REBUILD_READERS = 2  # reader processes: each extracts every other chunk (see `_chunks`)
 READER_STOP_SECONDS = 5.0  # a reader asked to stop (SIGTERM) is killed after this
+CACHE_KIB = 8192  # each connection's page cache
+REBUILD_CACHE_KIB = 131_072  # the writer's during a rebuild: its B-trees' hot pages stay in memory
 
 
 
@@ -217,6 +219,7 @@ def _commit_at(raw: sqlite3.Connection, head: int, statements: list[tuple[str, A
 
 
 def _rebuild_begin(raw: sqlite3.Connection) -> int:
+    raw.execute(f"PRAGMA cache_size=-{REBUILD_CACHE_KIB}")
     head = _begin(raw)
     try:
         for table in PROJECTION_TABLES:
@@ -231,6 +234,7 @@ def _rebuild_begin(raw: sqlite3.Connection) -> int:
 
 def _rebuild_end(raw: sqlite3.Connection) -> None:
     _rollback(raw)
+    raw.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
     sqlite_fold.finish(raw)
     with contextlib.suppress(sqlite3.OperationalError):  # not attached: the rebuild failed before
         raw.execute("DETACH DATABASE fold_x")
@@ -331,7 +335,7 @@ class SqliteBackend(SqlReads, Backend):
                     )
         try:
             self._writer = await aiosqlite.connect(self.path, isolation_level=None)
-            await self._pragmas(self._writer, 8192)
+            await self._pragmas(self._writer, CACHE_KIB)
             # The WAL's pages are copied into the database by a thread of its own past 4 MB
             # (hub.store.sqlite_wal); the writer checkpoints only at ~40 MB, what little is left then,
             # and its next transaction starts the WAL over: the file stays bounded by this.
@@ -339,7 +343,7 @@ class SqliteBackend(SqlReads, Backend):
             self._wal = Checkpointer(self.path, writer_pages=WAL_CHECKPOINT_PAGES)
             await self._migrate(self._writer)
             self._reader = await aiosqlite.connect(self.path, isolation_level=None)
-            await self._pragmas(self._reader, 8192)
+            await self._pragmas(self._reader, CACHE_KIB)
             await self._reader.execute("PRAGMA query_only=ON")
             if self.check_on_open:
                 async with self._reader.execute("PRAGMA quick_check") as cur:

@@ -287,3 +287,23 @@ async def test_reader_processes_leave_no_scratch_file(tmp_path: Path, monkeypatc
         assert await log.rebuild() == log.head  # by Python, after the SQL declined the second chunk
         assert _dump(tmp_path / "h.db") == live
     assert _scratch_files() == before
+
+
+async def test_a_rebuild_leaves_the_writer_its_usual_page_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The rebuild takes a larger cache for its own transaction only: the daemon's memory stays bounded.
+    monkeypatch.setattr(sqlite_store, "REBUILD_CHUNK", 10)
+    async with open_log(str(tmp_path / "h.db"), synchronous="normal") as log:
+        await _count_up(log, 50)
+        writer = log.backend._writer  # type: ignore[attr-defined]
+        seen: list[int] = []
+        original = sqlite_fold.fold
+
+        def fold(raw: sqlite3.Connection) -> None:
+            seen.append(raw.execute("PRAGMA cache_size").fetchone()[0])
+            original(raw)
+
+        monkeypatch.setattr(sqlite_fold, "fold", fold)
+        assert await log.rebuild() == log.head
+        async with writer.execute("PRAGMA cache_size") as cur:
+            assert (await cur.fetchone())[0] == -sqlite_store.CACHE_KIB
+    assert seen and set(seen) == {-sqlite_store.REBUILD_CACHE_KIB}
