@@ -136,6 +136,13 @@ class Event:
     causation: int | None = None
     correlation: str | None = None
     seq: int | None = None
+    payload: str | None = field(default=None, repr=False, compare=False)  # data as JSON, once encoded
+
+    def data_json(self) -> str:
+        """The data as JSON text, encoded once (append_many encodes it, where what cannot be is refused)."""
+        if self.payload is None:
+            self.payload = encode_json(self.data)
+        return self.payload
 
     def validate(self) -> None:
         """Raise InputRejected unless the event has the row shape of SPEC.md."""

@@ -26,7 +26,7 @@ from typing import Any
 from hub import events as ev
 from hub.backlog import Backlog, Plan
 from hub.errors import InputRejected, StoreError
-from hub.events import Event
+from hub.events import Event, encode_json
 from hub.metrics import Metrics
 from hub.projections import Fold, Ops, new_state_of
 from hub.states import State
@@ -51,6 +51,7 @@ class _StateReport:
     causation: int | None
     correlation: str | None
     force_update: bool
+    attributes_json: str  # encoded where a failure can be refused, and handed to the fold
 
 
 def _report(entity_id: str, state: str, attributes: dict[str, Any], source: str, time: int | None,
@@ -61,7 +62,12 @@ def _report(entity_id: str, state: str, attributes: dict[str, Any], source: str,
         raise InputRejected("attributes must be a JSON object")
     if len(state) > 255:
         raise InputRejected(f"state of {entity_id} is longer than 255 characters")
-    return _StateReport(entity_id, state, attributes, source, time, causation, correlation, force_update)
+    try:
+        attributes_json = encode_json(attributes)
+    except (TypeError, ValueError) as exc:
+        raise InputRejected(f"attributes of {entity_id} are not JSON: {exc}") from None
+    return _StateReport(entity_id, state, attributes, source, time, causation, correlation, force_update,
+                        attributes_json)
 
 
 @dataclass(slots=True)
@@ -301,6 +307,10 @@ class EventLog:
         states: list[State | None] | None = None
         for i, event in enumerate(events):
             event.validate()
+            try:
+                event.data_json()
+            except (TypeError, ValueError) as exc:
+                raise InputRejected(f"event data is not JSON: {exc}") from None
             if event.type == ev.STATE_CHANGED and event.entity_id is not None:
                 if states is None:
                     states = [None] * len(events)
@@ -630,6 +640,7 @@ class EventLog:
             return None, None
         changed = t if old is None or old.state != report.state else old.last_changed
         new = State(report.entity_id, report.state, report.attributes, changed, t)
+        new.attributes_json = report.attributes_json
         data = {"old_state": old.as_data() if old is not None else None, "new_state": new.as_data()}
         event = Event(ev.STATE_CHANGED, report.source, report.entity_id, data, time=t,
                       causation=report.causation, correlation=report.correlation)

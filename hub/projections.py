@@ -295,11 +295,13 @@ class Fold:
         state = new.state
         t = new.last_updated
         attributes = new.attributes
-        if old is not None and old.attributes_json is not None and old.attributes == attributes:
-            attrs = old.attributes_json  # attributes seldom change: their JSON neither
-        else:
-            attrs = encode_json(attributes)
-        new.attributes_json = attrs
+        attrs = new.attributes_json  # report_state encodes them
+        if attrs is None:
+            if old is not None and old.attributes_json is not None and old.attributes == attributes:
+                attrs = old.attributes_json  # attributes seldom change: their JSON neither
+            else:
+                attrs = encode_json(attributes)
+            new.attributes_json = attrs
         # One tuple for both: the history row, and the entity's current state (Ops.state_rows).
         ops.states[entity_id] = history_row = (entity_id, t, seq, state, attrs, new.last_changed)
         if ops.removed_states:

@@ -44,7 +44,7 @@ def row_to_event(row: tuple[Any, ...]) -> Event:
 
 def event_to_row(e: Event) -> tuple[Any, ...]:
     return (e.seq, e.id, e.time, e.type, e.source, e.entity_id,
-            encode_json(e.data), e.causation, e.correlation)
+            e.data_json(), e.causation, e.correlation)
 
 
 class Tx(ABC):

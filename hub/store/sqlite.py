@@ -21,7 +21,7 @@ from typing import Any
 import aiosqlite
 
 from hub.errors import CorruptDatabase, LockedDatabase, StoreError
-from hub.events import Event, encode_json
+from hub.events import Event
 from hub.projections import PROJECTIONS, Ops
 from hub.states import as_number
 from hub.store import sqlite_fold
@@ -166,7 +166,7 @@ def _event_statements(events: list[Event]) -> list[tuple[str, Any, bool]]:
     usual, other = [], []
     for e in events:
         if e.causation is None and e.correlation is None and e.entity_id is not None:
-            usual.append((e.seq, e.id, e.time, e.type, e.source, e.entity_id, encode_json(e.data)))
+            usual.append((e.seq, e.id, e.time, e.type, e.source, e.entity_id, e.data_json()))
         else:
             other.append(event_to_row(e))
     return [*_row_statements(f"INSERT INTO events ({_USUAL_COLUMNS})", 7, usual),

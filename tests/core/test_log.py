@@ -4,6 +4,7 @@ backpressure, and what happens when the database refuses writes."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 import sqlite3
 from pathlib import Path
 
@@ -65,6 +66,23 @@ async def test_a_state_change_the_fold_cannot_read_is_refused_and_the_log_goes_o
         "state": "on", "attributes": {}, "last_updated": "2026-02-28T12:00:00+01:00"}}))
     assert stored.seq == hub_log.head == 1
     assert hub_log.fold.get("light.x").last_updated == parse_time_us("2026-02-28T11:00:00Z")
+
+
+async def test_data_that_is_not_json_is_refused_and_the_log_goes_on(hub_log: EventLog) -> None:
+    # An integration's bug (a set, bytes, an object) would otherwise raise where the writer encodes
+    # the row, and stop the log. (A date is JSON to orjson: its ISO text.)
+    for data in ({"x": {1, 2}}, {"x": b"\x00"}, {"x": object()}):
+        with pytest.raises(InputRejected, match="event data is not JSON"):
+            await hub_log.append(Event("device_event", "s", "light.x", data))
+        with pytest.raises(InputRejected, match="attributes of light.x are not JSON"):
+            await hub_log.report_state("light.x", "on", data, source="s")
+        assert hub_log.submit_state("light.x", "on", {"ok": True}, source="s") is not None
+    stored = await hub_log.append(Event("device_event", "s", "light.x", {"x": datetime.date(2026, 1, 1), 3: "three"}))
+    assert stored.seq == hub_log.head
+    [row] = await hub_log.read(EventFilter(after=stored.seq - 1, before=stored.seq + 1))
+    assert row.data == {"x": "2026-01-01", "3": "three"}
+    assert (await hub_log.report_state("light.x", "off", {"n": 1}, source="s")).seq == hub_log.head
+    assert hub_log.fold.get("light.x").state == "off"
 
 
 async def test_the_database_itself_refuses_update_and_delete(hub_log: EventLog, tmp_path: Path) -> None:
