@@ -28,7 +28,7 @@ from hub.backlog import Backlog, Plan
 from hub.errors import InputRejected, StoreError
 from hub.events import Event, encode_json
 from hub.metrics import Metrics
-from hub.projections import Fold, Ops, new_state_of
+from hub.projections import Fold, Ops, check_registration, new_state_of
 from hub.states import State
 from hub.store import Backend, EventFilter, backend_for
 from hub.times import now_us
@@ -315,6 +315,8 @@ class EventLog:
                 if states is None:
                     states = [None] * len(events)
                 states[i] = new_state_of(event.entity_id, event.data, event.time)
+            elif event.type == ev.ENTITY_REGISTERED:
+                check_registration(event.data)
         if not events:
             return []
         if events[0].causation == ev.PREVIOUS:

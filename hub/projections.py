@@ -77,6 +77,17 @@ def new_state_of(entity_id: str, data: dict[str, Any], default_time: int) -> Sta
         raise InputRejected(f"new_state cannot be read: {exc}") from None
 
 
+def check_registration(data: dict[str, Any]) -> None:
+    """Raise InputRejected unless entity_registered's fields that the registry stores as text are
+    text (or absent): the entity's name, area and integration, its device's id, name and area."""
+    device = data.get("device")
+    for where, fields in (("", data), ("device.", device if isinstance(device, dict) else {})):
+        for key in ("name", "area", "integration") if not where else ("id", "name", "area"):
+            value = fields.get(key)
+            if value is not None and not isinstance(value, str):
+                raise InputRejected(f"entity_registered {where}{key} must be text, not {type(value).__name__}")
+
+
 def state_from_data(entity_id: str, data: dict[str, Any] | None, default_time: int) -> State | None:
     """A State from state_changed's `new_state`/`old_state` shape."""
     if not data:

@@ -85,6 +85,18 @@ async def test_data_that_is_not_json_is_refused_and_the_log_goes_on(hub_log: Eve
     assert hub_log.fold.get("light.x").state == "off"
 
 
+async def test_a_registration_the_registry_cannot_store_is_refused(hub_log: EventLog) -> None:
+    # A name that is no text could not be bound into the entities table: the writer would retry the
+    # batch for ever, every append behind it waiting.
+    for data, reason in (({"name": ["x"]}, "name must be text, not list"), ({"integration": 7}, "integration"),
+                         ({"device": {"id": "d1", "area": [1]}}, "device.area must be text")):
+        with pytest.raises(InputRejected, match=reason):
+            await hub_log.append(Event("entity_registered", "s", "light.y", data))
+    stored = await hub_log.append(Event("entity_registered", "s", "light.y", {"name": "Y", "device": "not a dict"}))
+    assert stored.seq == hub_log.head == 1
+    assert hub_log.registry()["light.y"]["name"] == "Y"
+
+
 async def test_the_database_itself_refuses_update_and_delete(hub_log: EventLog, tmp_path: Path) -> None:
     await hub_log.append(Event("device_event", "s"))
     conn = sqlite3.connect(tmp_path / "hub.db")
