@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import os
 import resource
-import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,7 +25,7 @@ from typing import Any
 import hub.projections
 import hub.store.sqlite
 from hub.log import open_log
-from hub.store import sqlite_extract, sqlite_fold
+from hub.store import sqlite_fold
 
 spans: dict[str, list[tuple[float, float]]] = {}
 
@@ -70,7 +70,9 @@ def main() -> None:
     timed(hub.store.sqlite, "_finish", "commit, with its checkpoint")
     if args.reader_sqlite == "stdlib":
         os.environ["HUB_EXTRACT_SQLITE"] = "stdlib"  # the reader processes inherit it
-    library = "Python's" if args.reader_sqlite == "stdlib" or sqlite_extract.library() is sqlite3 else "pysqlite3's"
+    # Asked without importing it: only the reader processes load pysqlite3.
+    on_stdlib = args.reader_sqlite == "stdlib" or importlib.util.find_spec("pysqlite3") is None
+    library = "Python's" if on_stdlib else "pysqlite3's"
     n, t0, t1, use = asyncio.run(rebuild(args.db))
     wall = t1 - t0
     print(f"rebuild of {n:,} events: {wall:.2f} s, {n / wall:,.0f} events/s (readers on {library} SQLite)")

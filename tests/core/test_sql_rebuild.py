@@ -6,6 +6,7 @@ logs take). Values are binary fractions so that sums grouped differently are sti
 
 from __future__ import annotations
 
+import importlib.util
 import random
 import sqlite3
 import tempfile
@@ -266,7 +267,7 @@ def _scratch_files() -> set[str]:
         p.name for p in Path(tempfile.gettempdir()).glob("hub-extract-*")}
 
 
-@pytest.mark.skipif(sqlite_extract.library() is sqlite3, reason="pysqlite3 is not installed: no scratch files")
+@pytest.mark.skipif(importlib.util.find_spec("pysqlite3") is None, reason="pysqlite3 is not installed: no scratch files")
 async def test_reader_processes_leave_no_scratch_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # With pysqlite3 a reader extracts each chunk into a file (in /dev/shm) and reads it back. Stopped
     # while idle, or while a chunk nobody will read is being extracted (the log turned out not to be
