@@ -81,11 +81,12 @@ def check_registration(data: dict[str, Any]) -> None:
     """Raise InputRejected unless entity_registered's fields that the registry stores as text are
     text (or absent): the entity's name, area and integration, its device's id, name and area."""
     device = data.get("device")
-    for where, fields in (("", data), ("device.", device if isinstance(device, dict) else {})):
-        for key in ("name", "area", "integration") if not where else ("id", "name", "area"):
-            value = fields.get(key)
-            if value is not None and not isinstance(value, str):
-                raise InputRejected(f"entity_registered {where}{key} must be text, not {type(value).__name__}")
+    checked = [(key, data.get(key)) for key in ("name", "area", "integration")]
+    if isinstance(device, dict):  # any other device is left out of the registry
+        checked += [(f"device.{key}", device.get(key)) for key in ("id", "name", "area")]
+    for key, value in checked:
+        if value is not None and not isinstance(value, str):
+            raise InputRejected(f"entity_registered {key} must be text, not {type(value).__name__}")
 
 
 def state_from_data(entity_id: str, data: dict[str, Any] | None, default_time: int) -> State | None:

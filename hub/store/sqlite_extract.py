@@ -83,12 +83,10 @@ def main() -> None:
                 image.unlink(missing_ok=True)
                 sqlite_fold.attach_rows(raw, str(image))
             canonical = sqlite_fold.extract(raw, after, upto, as_number)
-            data = b""
-            if canonical and image is None:
-                data = raw.serialize(name="fold_x")
+            data = raw.serialize(name="fold_x") if canonical and image is None else b""
             raw.execute("DETACH DATABASE fold_x")
             if canonical and image is not None:
-                data = image.read_bytes()
+                data = image.read_bytes()  # detached: all of it written
             out.write(HEADER.pack(canonical, len(data)))
             out.write(data)
             out.flush()
