@@ -8,6 +8,7 @@ import fcntl
 import hashlib
 import itertools
 import logging
+import mmap
 import os
 import socket
 import sqlite3
@@ -28,7 +29,7 @@ from hub.store import sqlite_fold
 from hub.store.base import Backend, Tx, event_to_row, row_to_event
 from hub.store.reads import COLUMNS as _COLUMNS
 from hub.store.reads import NOT_STATE_CHANGE, SqlReads
-from hub.store.sqlite_extract import HEADER
+from hub.store.sqlite_extract import CANONICAL
 from hub.store.sqlite_schema import MIGRATIONS, PROJECTION_TABLES, SCHEMA_VERSION, V1
 from hub.store.sqlite_wal import Checkpointer
 
@@ -273,13 +274,39 @@ def _tail_chunk(left: int) -> int:
 
 class _Chunks:
     """What a rebuild's reader processes hand the writer, in the log's order: (upto, the chunk's
-    extraction: its fold_x serialized, or None when it is not canonical) as each chunk is asked
-    for, or the exception that stopped the asking."""
+    extraction: the descriptor of its fold_x file, or None when it is not canonical) as each chunk
+    is asked for, or the exception that stopped the asking."""
 
     def __init__(self) -> None:
         self.known_head: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self.ready: asyncio.Queue[tuple[int, asyncio.Future[bytes | None]] | Exception] = asyncio.Queue(REBUILD_AHEAD)
-        self.pending: set[asyncio.Future[bytes | None]] = set()  # asked for, not yet taken by the writer
+        self.ready: asyncio.Queue[tuple[int, asyncio.Future[int | None]] | Exception] = asyncio.Queue(REBUILD_AHEAD)
+        self.pending: set[asyncio.Future[int | None]] = set()  # asked for, not yet taken by the writer
+
+
+async def _answer(sock: socket.socket) -> tuple[bytes, list[int]]:
+    """The next message of a reader process on its (non-blocking) socket, and the descriptors it carries."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            message, fds, _flags, _address = socket.recv_fds(sock, 16, 1)
+            return message, fds
+        except BlockingIOError:
+            readable = loop.create_future()
+            loop.add_reader(sock.fileno(), lambda r=readable: r.done() or r.set_result(None))
+            try:
+                await readable
+            finally:
+                loop.remove_reader(sock.fileno())
+
+
+def _load_chunk(raw: sqlite3.Connection, fd: int) -> None:
+    """A reader's fold_x file, loaded as the in-memory fold_x (mapped: one copy, into SQLite), and
+    closed: its memory goes with the last descriptor (the reader closed its own)."""
+    try:
+        with mmap.mmap(fd, 0, prot=mmap.PROT_READ) as image:
+            raw.deserialize(image, name="fold_x")
+    finally:
+        os.close(fd)
 
 
 async def _settled(future: asyncio.Future[Any]) -> None:
@@ -566,23 +593,25 @@ class SqliteBackend(SqlReads, Backend):
         loop = asyncio.get_running_loop()
         chunks = _Chunks()
         procs: list[asyncio.subprocess.Process] = []
-        asked: list[asyncio.Queue[tuple[int, int, asyncio.Future[bytes | None]]]] = []
+        asked: list[asyncio.Queue[tuple[int, int, asyncio.Future[int | None]]]] = []
+        sockets: list[socket.socket] = []
 
-        async def extract(proc: asyncio.subprocess.Process,
-                          queue: asyncio.Queue[tuple[int, int, asyncio.Future[bytes | None]]]) -> None:
-            assert proc.stdin is not None and proc.stdout is not None
+        async def extract(proc: asyncio.subprocess.Process, answers: socket.socket,
+                          queue: asyncio.Queue[tuple[int, int, asyncio.Future[int | None]]]) -> None:
+            assert proc.stdin is not None
             while True:
                 after, upto, future = await queue.get()
                 try:
                     proc.stdin.write(f"{after} {upto}\n".encode())
                     await proc.stdin.drain()
-                    canonical, size = HEADER.unpack(await proc.stdout.readexactly(HEADER.size))
-                    data = await proc.stdout.readexactly(size)
-                except (asyncio.IncompleteReadError, ConnectionError):  # it ended: the pipes are closed
+                    message, fds = await _answer(answers)
+                except ConnectionError:
+                    message, fds = b"", []
+                if not message:  # it ended: its socket and stdin are closed
                     future.set_exception(StoreError(f"database {self.path}: a rebuild's reader process ended "
                                                     f"(exit status {await proc.wait()})"))
                     return
-                future.set_result(data if canonical else None)
+                future.set_result(fds[0] if message == CANONICAL and fds else None)
 
         async def produce() -> None:
             after, size, turn = 0, min(REBUILD_TAIL, REBUILD_CHUNK), 0
@@ -607,11 +636,15 @@ class SqliteBackend(SqlReads, Backend):
         tasks: list[asyncio.Future[None]] = []
         try:
             for _ in range(REBUILD_READERS):
-                procs.append(await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "hub.store.sqlite_extract", os.path.abspath(self.path),
-                    stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE))
+                mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                sockets.append(mine)
+                mine.setblocking(False)
+                with theirs:
+                    procs.append(await asyncio.create_subprocess_exec(
+                        sys.executable, "-m", "hub.store.sqlite_extract", os.path.abspath(self.path),
+                        str(theirs.fileno()), stdin=asyncio.subprocess.PIPE, pass_fds=(theirs.fileno(),)))
                 asked.append(asyncio.Queue())
-                tasks.append(asyncio.ensure_future(extract(procs[-1], asked[-1])))
+                tasks.append(asyncio.ensure_future(extract(procs[-1], mine, asked[-1])))
             tasks.append(asyncio.ensure_future(produce()))
             yield chunks
         finally:
@@ -619,6 +652,8 @@ class SqliteBackend(SqlReads, Backend):
                 await _settled(task)
             for future in list(chunks.pending):
                 await _settled(future)
+                if not future.cancelled() and future.exception() is None and future.result() is not None:
+                    os.close(future.result())  # a chunk extracted and never folded
             for proc in procs:
                 assert proc.stdin is not None
                 proc.stdin.close()
@@ -630,6 +665,8 @@ class SqliteBackend(SqlReads, Backend):
                 except TimeoutError:
                     proc.kill()
                     await proc.wait()
+            for sock in sockets:
+                sock.close()
 
     async def _fold_chunks_piped(self, conn: aiosqlite.Connection, chunks: _Chunks, head: int,
                                  progress: Callable[[int, int], None] | None) -> bool:
@@ -642,12 +679,12 @@ class SqliteBackend(SqlReads, Backend):
             if isinstance(item, Exception):
                 raise item
             done, extracted = item
-            data = await extracted
+            fd = await extracted
             chunks.pending.discard(extracted)
-            if data is None:
+            if fd is None:
                 return False
-            await _in_thread(conn, lambda raw, d=data: raw.deserialize(d, name="fold_x"))
-            del data, item, extracted  # copied into SQLite: not kept while the chunk is folded
+            await _in_thread(conn, lambda raw, fd=fd: _load_chunk(raw, fd))
+            del item, extracted
             await _in_thread(conn, sqlite_fold.fold)
             if progress is not None:
                 progress(done, head)

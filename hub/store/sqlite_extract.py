@@ -1,14 +1,19 @@
 """The reading half of a rebuild in SQL, in a process of its own: `sqlite_fold.extract` of the
-chunks of the log it is asked for, each handed back as a serialized in-memory database.
+chunks of the log it is asked for, each handed back as a database file.
 
-    python -m hub.store.sqlite_extract PATH
+    python -m hub.store.sqlite_extract PATH FD
 
-A line `after upto` on stdin asks for a chunk; the answer on stdout is a header (`HEADER`: whether
-the chunk is canonical, the length) and the database. The writer asks REBUILD_READERS of these
-processes for chunks in turn, ahead, and folds each while they extract the next ones. They run
-below the writer's priority: the writer's half cannot be shared out, theirs can. Processes, not
-threads: two SQLite threads of one process take turns at the library's allocator mutex (this build
-has no lookaside), two processes do not.
+A line `after upto` on stdin asks for a chunk. The reader extracts it into a new scratch file (in
+/dev/shm where there is one: memory), removes the file's name and answers on the Unix socket FD
+(SOCK_SEQPACKET) with one message: CANONICAL with the file's descriptor attached, or NOT_CANONICAL
+(the writer must fold the log in Python). The chunk's bytes never cross a pipe: the writer maps the
+file and loads it into SQLite (one copy), and the memory goes when the last descriptor closes, so
+nothing is left behind whichever process ends first.
+
+The writer asks REBUILD_READERS of these processes for chunks in turn, ahead, and folds each while
+they extract the next ones. They run below the writer's priority: the writer's half cannot be
+shared out, theirs can. Processes, not threads: two SQLite threads of one process take turns at the
+library's allocator mutex (this build has no lookaside), two processes do not.
 """
 
 from __future__ import annotations
@@ -16,8 +21,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import sqlite3 as stdlib_sqlite3
-import struct
 import sys
 import tempfile
 import urllib.parse
@@ -28,7 +33,7 @@ from hub.states import as_number
 from hub.store import sqlite_fold
 
 READER_NICE = 5
-HEADER = struct.Struct("<?q")  # canonical, length of the database that follows
+CANONICAL, NOT_CANONICAL = b"1", b"0"
 SHARED_MEMORY = Path("/dev/shm")
 
 
@@ -43,19 +48,43 @@ def library() -> ModuleType:
     return stdlib_sqlite3
 
 
-_scratch: list[Path] = []  # the scratch file, for the SIGTERM handler
+def scratch_folder() -> str | None:
+    """Where the chunks' files go: /dev/shm (memory) where it is writable, else the temp folder."""
+    return str(SHARED_MEMORY) if SHARED_MEMORY.is_dir() and os.access(SHARED_MEMORY, os.W_OK) else None
+
+
+_scratch: list[str] = []  # the name of the file being written, for the SIGTERM handler
 
 
 def _stop(signum: int, frame: object) -> None:
-    # Asked to stop (the rebuild is over, or failed): whatever it was doing, even blocked writing a
-    # chunk nobody reads any more, it removes its scratch file and ends.
-    for image in _scratch:
-        image.unlink(missing_ok=True)
+    # Asked to stop (the rebuild is over, or failed): whatever it was doing, even extracting a chunk
+    # nobody will read, it removes the name of its scratch file and ends.
+    for name in _scratch:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
     os._exit(0)
 
 
+def _extract(raw: object, folder: str | None, after: int, upto: int) -> int | None:
+    """Extract a chunk into a new file; its open descriptor, the name already removed (None: the
+    chunk is not canonical)."""
+    handle, name = tempfile.mkstemp(".db", "hub-extract-", folder)
+    _scratch.append(name)
+    try:
+        os.close(handle)
+        sqlite_fold.attach_rows(raw, name)  # type: ignore[arg-type]
+        try:
+            canonical = sqlite_fold.extract(raw, after, upto, as_number)  # type: ignore[arg-type]
+        finally:
+            raw.execute("DETACH DATABASE fold_x")  # type: ignore[attr-defined]
+        return os.open(name, os.O_RDONLY) if canonical else None
+    finally:
+        os.unlink(name)
+        _scratch.remove(name)
+
+
 def main() -> None:
-    path = sys.argv[1]
+    path, answers = sys.argv[1], socket.socket(fileno=int(sys.argv[2]))
     signal.signal(signal.SIGTERM, _stop)
     # Below the writer: what the readers extract ahead must not slow the fold that waits for it.
     os.nice(READER_NICE)
@@ -64,35 +93,17 @@ def main() -> None:
     raw = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True, isolation_level=None)
     raw.execute("PRAGMA temp_store = MEMORY")
     raw.execute("PRAGMA cache_size = -8192")
-    # pysqlite3 cannot serialize a database: fold_x is then a file, in memory where there is a tmpfs,
-    # read back whole and removed after each chunk.
-    folder = SHARED_MEMORY if SHARED_MEMORY.is_dir() and os.access(SHARED_MEMORY, os.W_OK) else None
-    image = None
-    if not hasattr(raw, "serialize"):
-        handle, name = tempfile.mkstemp(".db", "hub-extract-", folder)
-        os.close(handle)
-        image = Path(name)
-        _scratch.append(image)
-    out = sys.stdout.buffer
-    try:
-        for line in sys.stdin.buffer:
-            after, upto = (int(word) for word in line.split())
-            if image is None:
-                sqlite_fold.attach_rows(raw)
-            else:
-                image.unlink(missing_ok=True)
-                sqlite_fold.attach_rows(raw, str(image))
-            canonical = sqlite_fold.extract(raw, after, upto, as_number)
-            data = raw.serialize(name="fold_x") if canonical and image is None else b""
-            raw.execute("DETACH DATABASE fold_x")
-            if canonical and image is not None:
-                data = image.read_bytes()  # detached: all of it written
-            out.write(HEADER.pack(canonical, len(data)))
-            out.write(data)
-            out.flush()
-    finally:
-        if image is not None:
-            image.unlink(missing_ok=True)
+    folder = scratch_folder()
+    for line in sys.stdin.buffer:
+        after, upto = (int(word) for word in line.split())
+        image = _extract(raw, folder, after, upto)
+        if image is None:
+            answers.send(NOT_CANONICAL)
+        else:
+            try:
+                socket.send_fds(answers, [CANONICAL], [image])
+            finally:
+                os.close(image)
 
 
 if __name__ == "__main__":

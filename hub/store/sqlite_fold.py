@@ -17,7 +17,7 @@ chunk alone decides: the spans between an entity's rows, the seqs the registry a
 each entity's first and last row. `fold` writes the projections from them, adding what crosses
 from one chunk to the next from the last rows it carries (`fold_carry`). So no chunk's extraction
 needs another's: `hub.store.sqlite_extract` processes run the first half side by side, for the
-chunks ahead, while the writer runs the second, and hand fold_x over serialized. The writer's half
+chunks ahead, while the writer runs the second, and hand fold_x over as a file in memory. The writer's half
 is the smaller one (B-tree writes only), as the one half that cannot be shared out.
 
 Sums of floating-point values may differ from the live fold's in the last digit: both add the

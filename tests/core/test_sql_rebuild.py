@@ -6,7 +6,7 @@ logs take). Values are binary fractions so that sums grouped differently are sti
 
 from __future__ import annotations
 
-import importlib.util
+import os
 import random
 import sqlite3
 import tempfile
@@ -267,26 +267,37 @@ def _scratch_files() -> set[str]:
         p.name for p in Path(tempfile.gettempdir()).glob("hub-extract-*")}
 
 
-@pytest.mark.skipif(importlib.util.find_spec("pysqlite3") is None, reason="pysqlite3 is not installed: no scratch files")
-async def test_reader_processes_leave_no_scratch_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # With pysqlite3 a reader extracts each chunk into a file (in /dev/shm) and reads it back. Stopped
-    # while idle, or while a chunk nobody will read is being extracted (the log turned out not to be
-    # canonical), each removes its file.
+def _open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.parametrize("library", ["", "stdlib"])
+async def test_reader_processes_leave_no_scratch_file_and_no_descriptor(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, library: str) -> None:
+    # A reader extracts each chunk into a file (in /dev/shm), removes its name and hands the writer
+    # its descriptor. Stopped while idle, or while a chunk nobody will read is being extracted (the log
+    # turned out not to be canonical), no file is left; the writer closes every descriptor it was
+    # handed, folded or not (each holds a chunk's memory while open).
+    monkeypatch.setenv("HUB_EXTRACT_SQLITE", library)
     before = _scratch_files()
     monkeypatch.setattr(sqlite_store, "REBUILD_CHUNK", 20)
     monkeypatch.setattr(sqlite_store, "REBUILD_TAIL", 20)
     async with open_log(str(tmp_path / "h.db"), synchronous="normal") as log:
         await _count_up(log, 400)
         live = _dump(tmp_path / "h.db")
+        descriptors = _open_descriptors()
         assert await log.rebuild() == log.head
         assert _dump(tmp_path / "h.db") == live
         assert _scratch_files() == before
+        assert _open_descriptors() == descriptors
         await log.append(Event("state_changed", "t", "sensor.b", {"old_state": None, "new_state": {"state": 1}},
                                time=T0 + 500_000_000))
         await _count_up(log, 400, first_second=600)
         live = _dump(tmp_path / "h.db")
+        descriptors = _open_descriptors()
         assert await log.rebuild() == log.head  # by Python, after the SQL declined the second chunk
         assert _dump(tmp_path / "h.db") == live
+        assert _open_descriptors() == descriptors
     assert _scratch_files() == before
 
 
