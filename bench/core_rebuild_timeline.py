@@ -1,6 +1,6 @@
 """Where a rebuild's time goes (SQLite): the writer's steps timed on one rebuild of an existing log.
 
-    python -m bench.core_rebuild_timeline --db PATH [--reader-sqlite stdlib]
+    python -m bench.core_rebuild_timeline --db PATH [--reader-sqlite stdlib] [--cache warm|cold|as-is]
     (PATH: a log made by bench/core_queries.py --db PATH)
 
 The writer empties the old projections, folds each chunk the reader processes hand it (waiting when
@@ -9,6 +9,9 @@ the next chunk is not extracted yet), folds the registry and current states in P
 CPU of the writer's process and of the readers, their peak RSS, each step's share of the wall time,
 and the waits between the chunks' folds, which show whether the readers (waits) or the writer (no
 waits) set the pace. `--reader-sqlite stdlib` runs the readers on Python's SQLite, not pysqlite3's.
+`--cache` sets the log's state in the OS page cache first (`bench.common.set_page_cache`): the
+emptying of the old projections reads every page of theirs, at random offsets, so a log not in memory
+rebuilds far slower.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 
 import hub.projections
 import hub.store.sqlite
+from bench.common import set_page_cache
 from hub.log import open_log
 from hub.store import sqlite_fold
 
@@ -63,6 +67,8 @@ def main() -> None:
     parser.add_argument("--db", required=True)
     parser.add_argument("--reader-sqlite", choices=("default", "stdlib"), default="default",
                         help="the readers' SQLite: pysqlite3's where installed, or Python's own")
+    parser.add_argument("--cache", choices=("warm", "cold", "as-is"), default="as-is",
+                        help="the log read into the OS page cache first, dropped from it, or left as it is")
     args = parser.parse_args()
     timed(hub.store.sqlite, "_rebuild_begin", "empty the old projections")
     timed(sqlite_fold, "fold", "fold the chunks")
@@ -73,9 +79,10 @@ def main() -> None:
     # Asked without importing it: only the reader processes load pysqlite3.
     on_stdlib = args.reader_sqlite == "stdlib" or importlib.util.find_spec("pysqlite3") is None
     library = "Python's" if on_stdlib else "pysqlite3's"
+    cache = set_page_cache(args.db, args.cache)
     n, t0, t1, use = asyncio.run(rebuild(args.db))
     wall = t1 - t0
-    print(f"rebuild of {n:,} events: {wall:.2f} s, {n / wall:,.0f} events/s (readers on {library} SQLite)")
+    print(f"rebuild of {n:,} events: {wall:.2f} s, {n / wall:,.0f} events/s (readers on {library} SQLite; {cache})")
     print(f"  CPU: writer process {use['writer_cpu']:.2f} s, readers {use['readers_cpu']:.2f} s; "
           f"peak RSS: writer process {use['writer_rss']:.0f} MB, largest reader {use['reader_rss']:.0f} MB")
     for label, done in spans.items():
