@@ -28,6 +28,7 @@ import tempfile
 import urllib.parse
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from hub.states import as_number
 from hub.store import sqlite_fold
@@ -65,18 +66,18 @@ def _stop(signum: int, frame: object) -> None:
     os._exit(0)
 
 
-def _extract(raw: object, folder: str | None, after: int, upto: int) -> int | None:
+def _extract(raw: Any, folder: str | None, after: int, upto: int) -> int | None:
     """Extract a chunk into a new file; its open descriptor, the name already removed (None: the
     chunk is not canonical)."""
     handle, name = tempfile.mkstemp(".db", "hub-extract-", folder)
     _scratch.append(name)
     try:
         os.close(handle)
-        sqlite_fold.attach_rows(raw, name)  # type: ignore[arg-type]
+        sqlite_fold.attach_rows(raw, name)
         try:
-            canonical = sqlite_fold.extract(raw, after, upto, as_number)  # type: ignore[arg-type]
+            canonical = sqlite_fold.extract(raw, after, upto, as_number)
         finally:
-            raw.execute("DETACH DATABASE fold_x")  # type: ignore[attr-defined]
+            raw.execute("DETACH DATABASE fold_x")
         return os.open(name, os.O_RDONLY) if canonical else None
     finally:
         os.unlink(name)
