@@ -1,6 +1,7 @@
 """Where a rebuild's time goes (SQLite): the writer's steps timed on one rebuild of an existing log.
 
     python -m bench.core_rebuild_timeline --db PATH [--reader-sqlite stdlib] [--cache warm|cold|as-is]
+                                          [--writer-alone]
     (PATH: a log made by bench/core_queries.py --db PATH)
 
 The writer empties the old projections, folds each chunk the reader processes hand it (waiting when
@@ -11,7 +12,9 @@ and the waits between the chunks' folds, which show whether the readers (waits) 
 waits) set the pace. `--reader-sqlite stdlib` runs the readers on Python's SQLite, not pysqlite3's.
 `--cache` sets the log's state in the OS page cache first (`bench.common.set_page_cache`): the
 emptying of the old projections reads every page of theirs, at random offsets, so a log not in memory
-rebuilds far slower.
+rebuilds far slower. `--writer-alone` holds the writer back until the readers have extracted every
+chunk, then times its own work alone: the rebuild's rate if the readers cost nothing, the ceiling the
+writer's half (which cannot be shared out) sets on this machine.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from hub.log import open_log
 from hub.store import sqlite_fold
 
 spans: dict[str, list[tuple[float, float]]] = {}
+marks: dict[str, float] = {}
 
 
 def timed(owner: Any, name: str, label: str) -> None:
@@ -45,6 +49,31 @@ def timed(owner: Any, name: str, label: str) -> None:
             spans.setdefault(label, []).append((started, time.perf_counter()))
 
     setattr(owner, name, wrapper)
+
+
+def hold_writer_back() -> None:
+    """The writer starts folding only once every chunk is extracted (the readers may run ahead all the way)."""
+    hub.store.sqlite.REBUILD_AHEAD = 1_000_000
+    original = hub.store.sqlite.SqliteBackend._fold_chunks_piped
+
+    async def alone(self: Any, conn: Any, chunks: Any, head: int, progress: Any) -> bool:
+        chunks.known_head.set_result(head)
+        items, done = [], 0
+        while done < head:
+            item = await chunks.ready.get()
+            if isinstance(item, Exception):
+                raise item
+            items.append(item)
+            done = item[0]
+        for _, extracted in items:
+            await asyncio.wait([extracted])
+        marks["readers done"] = time.perf_counter()
+        chunks.known_head = asyncio.get_running_loop().create_future()
+        for item in items:
+            chunks.ready.put_nowait(item)
+        return bool(await original(self, conn, chunks, head, progress))
+
+    hub.store.sqlite.SqliteBackend._fold_chunks_piped = alone  # type: ignore[method-assign]
 
 
 async def rebuild(path: str) -> tuple[int, float, float, dict[str, float]]:
@@ -69,7 +98,11 @@ def main() -> None:
                         help="the readers' SQLite: pysqlite3's where installed, or Python's own")
     parser.add_argument("--cache", choices=("warm", "cold", "as-is"), default="as-is",
                         help="the log read into the OS page cache first, dropped from it, or left as it is")
+    parser.add_argument("--writer-alone", action="store_true",
+                        help="the writer waits until every chunk is extracted, then its own work is timed alone")
     args = parser.parse_args()
+    if args.writer_alone:
+        hold_writer_back()
     timed(hub.store.sqlite, "_rebuild_begin", "empty the old projections")
     timed(sqlite_fold, "fold", "fold the chunks")
     timed(hub.projections.Fold, "apply_rows", "fold registry and states (Python)")
@@ -94,6 +127,11 @@ def main() -> None:
         waits = [later[0] - earlier[1] for earlier, later in zip(folds, folds[1:], strict=False)]
         print(f"  first fold began after {folds[0][0] - t0:.2f} s; waits for the reader between folds: "
               f"{sum(waits):.2f} s in all, longest {max(waits, default=0):.2f} s")
+    if "readers done" in marks:
+        emptying = sum(b - a for a, b in spans.get("empty the old projections", []))
+        alone = t1 - marks["readers done"] + emptying
+        print(f"  the writer alone (emptying, then every fold, registry and commit with all chunks extracted): "
+              f"{alone:.2f} s, so at most {n / alone:,.0f} events/s were the readers free")
 
 
 if __name__ == "__main__":

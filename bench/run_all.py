@@ -25,6 +25,8 @@ RUNS: list[list[str]] = [
     ["-m", "bench.core_latency"],
     ["-m", "bench.core_queries", "--events", "1000000", "--days", "36.5", "--db", LOG_1M],
     ["-m", "bench.core_rebuild_timeline", "--db", LOG_1M],
+    ["-m", "bench.core_rebuild_timeline", "--db", LOG_1M, "--writer-alone"],
+    ["-m", "bench.core_rebuild_instructions", "--db", LOG_1M],
     ["-m", "bench.automations_latency"],
     ["-m", "bench.automations_replay"],
     ["bench/mqtt_burst.py"],

@@ -66,7 +66,16 @@ def _stop(signum: int, frame: object) -> None:
     os._exit(0)
 
 
-def _extract(raw: Any, folder: str | None, after: int, upto: int) -> int | None:
+def connect(path: str) -> Any:
+    """A reader's connection to the log at `path`, read-only, on `library()`'s SQLite."""
+    # Read-only: the writer's transaction (open meanwhile) changes projections only, never `events`.
+    raw = library().connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True, isolation_level=None)
+    raw.execute("PRAGMA temp_store = MEMORY")
+    raw.execute("PRAGMA cache_size = -8192")
+    return raw
+
+
+def extract_chunk(raw: Any, folder: str | None, after: int, upto: int) -> int | None:
     """Extract a chunk into a new file; its open descriptor, the name already removed (None: the
     chunk is not canonical)."""
     handle, name = tempfile.mkstemp(".db", "hub-extract-", folder)
@@ -89,15 +98,11 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _stop)
     # Below the writer: what the readers extract ahead must not slow the fold that waits for it.
     os.nice(READER_NICE)
-    sqlite3 = library()
-    # Read-only: the writer's transaction (open meanwhile) changes projections only, never `events`.
-    raw = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True, isolation_level=None)
-    raw.execute("PRAGMA temp_store = MEMORY")
-    raw.execute("PRAGMA cache_size = -8192")
+    raw = connect(path)
     folder = scratch_folder()
     for line in sys.stdin.buffer:
         after, upto = (int(word) for word in line.split())
-        image = _extract(raw, folder, after, upto)
+        image = extract_chunk(raw, folder, after, upto)
         if image is None:
             answers.send(NOT_CANONICAL)
         else:
