@@ -61,9 +61,7 @@ def reader_half(path: str, after: int, events: int, labels: list[str]) -> None:
         if fd is None:
             raise SystemExit("the log is not in the canonical shape: the rebuild folds it in Python")
         os.close(fd)
-    labels.append("(end)")
-    os.getppid()
-    labels.append("read the chunk's rows, data included (baseline)")
+    labels.append("baseline: a plain read of the chunk's rows, data included")
     os.getppid()
     raw.execute("SELECT count(*), sum(length(data)) FROM events WHERE seq > ? AND seq <= ?", (after, after + events))
     labels.append("(end)")
@@ -96,10 +94,10 @@ def writer_half(path: str, fds: list[int], labels: list[str]) -> None:
 def extracted(path: str, after: int, events: int) -> list[int]:
     """The reader's files of the chunks up to the one counted, for the writer's half (extracted here,
     not under callgrind: a process of the reader's library apart from the writer's, as in a rebuild)."""
-    raw = sqlite_extract.connect(path)
+    raw, folder = sqlite_extract.connect(path), sqlite_extract.scratch_folder()
     fds = []
     for start in range(0, after + events, events):
-        fd = sqlite_extract.extract_chunk(raw, sqlite_extract.scratch_folder(), start, start + events)
+        fd = sqlite_extract.extract_chunk(raw, folder, start, start + events)
         if fd is None:
             raise SystemExit("the log is not in the canonical shape: the rebuild folds it in Python")
         fds.append(fd)
@@ -139,8 +137,8 @@ def report(title: str, labels: list[str], counts: list[int], events: int) -> Non
     for label, count in zip(labels, counts, strict=False):
         if label == "(end)":
             continue
-        if label.endswith("(baseline)"):
-            print(f"  {'baseline: ' + label:<86} {count / events:9,.0f}")
+        if label.startswith("baseline:"):
+            print(f"  {label:<86} {count / events:9,.0f}")
             continue
         total += count
         print(f"  {label:<86} {count / events:9,.0f}")
