@@ -74,6 +74,7 @@ def writer_half(path: str, fds: list[int], labels: list[str]) -> None:
     from hub.store.sqlite import _load_chunk, _rebuild_begin
 
     raw = sqlite3.connect(path, isolation_level=None)
+    # The pragmas of SqliteBackend._pragmas that bear on a fold (its cache: `_rebuild_begin` sets it).
     raw.execute("PRAGMA temp_store=MEMORY")
     raw.execute("PRAGMA secure_delete=FAST")
     _rebuild_begin(raw)

@@ -65,8 +65,7 @@ def hold_writer_back() -> None:
                 raise item
             items.append(item)
             done = item[0]
-        for _, extracted in items:
-            await asyncio.wait([extracted])
+        await asyncio.wait([extracted for _, extracted in items])
         marks["readers done"] = time.perf_counter()
         chunks.known_head = asyncio.get_running_loop().create_future()
         for item in items:
